@@ -1,0 +1,78 @@
+// RFC 6455 §5.2 vocabulary shared by the decoder, encoder and session.
+
+/** Frame opcodes (RFC 6455 §5.2). */
+export const Opcode = {
+  Continuation: 0x0,
+  Text: 0x1,
+  Binary: 0x2,
+  Close: 0x8,
+  Ping: 0x9,
+  Pong: 0xa,
+} as const;
+
+/** Close status codes this server sends (RFC 6455 §7.4.1). */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  ProtocolError: 1002,
+  UnsupportedData: 1003,
+  NoStatus: 1005,
+  Abnormal: 1006,
+  InvalidPayload: 1007,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  InternalError: 1011,
+} as const;
+
+/** Largest payload of a control frame (RFC 6455 §5.5). */
+export const MAX_CONTROL_PAYLOAD = 125;
+
+/**
+ * What the decoder hands on: a whole frame, or one piece of a data frame whose payload spans
+ * several reads. Pieces of one frame share the header fields; `offset` is where this piece starts
+ * within the frame's payload and `end` marks the last piece. Control frames are always whole.
+ */
+export interface Frame {
+  fin: boolean;
+  /** RSV1-3 as a 3-bit number (bit 2 = RSV1). */
+  rsv: number;
+  opcode: number;
+  /** Declared payload length of the whole frame. */
+  length: number;
+  /** The client's masking key, as the four bytes read big-endian. */
+  maskKey: number;
+  /** Bytes of header on the wire: 2, 4 or 10, plus 4 for the masking key. */
+  headerLength: number;
+  /** This piece's payload, already unmasked. */
+  payload: Uint8Array;
+  offset: number;
+  end: boolean;
+}
+
+/** A frame the server sends: never masked, RSV bits always zero. */
+export interface OutFrame {
+  opcode: number;
+  fin: boolean;
+  payload: Uint8Array;
+}
+
+/** A violation of the protocol, carrying the close code that answers it. */
+export class ProtocolError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+/** True for opcodes 0x8-0xF (RFC 6455 §5.5). */
+export function isControl(opcode: number): boolean {
+  return (opcode & 0x8) !== 0;
+}
+
+/** True for a close code a peer may send in a close frame (RFC 6455 §7.4). */
+export function isValidCloseCode(code: number): boolean {
+  if (code >= 3000 && code <= 4999) return true; // registered (3xxx) and private (4xxx) use
+  if (code < 1000 || code > 1014) return false;
+  // 1004 is reserved; 1005/1006/1015 must never be sent on the wire.
+  return code !== 1004 && code !== 1005 && code !== 1006;
+}

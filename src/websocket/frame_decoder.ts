@@ -1,0 +1,218 @@
+// Bytes → frames (RFC 6455 §5.2). A pure, synchronous parser plus its TransformStream shell.
+
+import { applyMask } from "./mask.ts";
+import {
+  CloseCode,
+  type Frame,
+  isControl,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+  ProtocolError,
+} from "./frame.ts";
+
+/** Limits the decoder enforces from frame headers alone. */
+export interface DecoderLimits {
+  /** Largest payload a single frame may declare (1009 above it). */
+  maxFrameSize: number;
+}
+
+const MAX_HEADER = 14;
+
+/**
+ * Incremental frame parser. Feed it chunks of bytes in order; it returns every frame (or piece
+ * of a data frame) they complete. It takes ownership of the chunks: payloads are unmasked in
+ * place and handed on as views, never copied. It holds at most one frame header and one control
+ * payload between calls. After a ProtocolError it is finished and ignores further input.
+ */
+export class FrameParser {
+  readonly #maxFrameSize: number;
+  #header = new Uint8Array(MAX_HEADER);
+  #headerHave = 0;
+  #control: Uint8Array | null = null; // partial control payload
+  #failed = false;
+
+  // The frame whose payload is being read, when #inFrame.
+  #inFrame = false;
+  #fin = false;
+  #rsv = 0;
+  #opcode = 0;
+  #length = 0;
+  #maskKey = 0;
+  #headerLength = 0;
+  #offset = 0;
+
+  constructor(limits: DecoderLimits) {
+    this.#maxFrameSize = limits.maxFrameSize;
+  }
+
+  /** True once a protocol error has been reported. */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  /**
+   * Parses `chunk` and appends what it completes to `out`. Throws a ProtocolError (after
+   * appending the frames that preceded the fault) for a frame the protocol forbids.
+   */
+  push(chunk: Uint8Array, out: Frame[]): void {
+    if (this.#failed) return;
+    let pos = 0;
+    const n = chunk.length;
+    while (pos < n || (this.#inFrame && this.#length === 0)) {
+      if (!this.#inFrame) {
+        pos = this.#readHeader(chunk, pos);
+        if (!this.#inFrame) return; // header incomplete: wait for more bytes
+      }
+      const remaining = this.#length - this.#offset;
+      const take = Math.min(remaining, n - pos);
+      if (isControl(this.#opcode)) {
+        if (take < remaining || this.#control !== null) {
+          // A control payload split over reads: gather it (it is at most 125 bytes).
+          const buf = this.#control ??= new Uint8Array(this.#length);
+          buf.set(chunk.subarray(pos, pos + take), this.#offset);
+          pos += take;
+          this.#offset += take;
+          if (this.#offset < this.#length) return;
+          this.#control = null;
+          this.#emit(out, buf, 0);
+          continue;
+        }
+      }
+      const piece = chunk.subarray(pos, pos + take);
+      pos += take;
+      const offset = this.#offset;
+      this.#offset += take;
+      if (take > 0 || remaining === 0) this.#emit(out, piece, offset);
+    }
+  }
+
+  #emit(out: Frame[], payload: Uint8Array, offset: number): void {
+    applyMask(payload, this.#maskKey, offset);
+    const end = this.#offset === this.#length;
+    out.push({
+      fin: this.#fin,
+      rsv: this.#rsv,
+      opcode: this.#opcode,
+      length: this.#length,
+      maskKey: this.#maskKey,
+      headerLength: this.#headerLength,
+      payload,
+      offset,
+      end,
+    });
+    if (end) this.#inFrame = false;
+  }
+
+  // Reads a header starting at `pos`, from the chunk directly when it holds all of it, else via
+  // the carry buffer. Returns the new position; sets #inFrame when a header is complete.
+  #readHeader(chunk: Uint8Array, pos: number): number {
+    if (
+      this.#headerHave === 0 && chunk.length - pos >= headerSize(chunk, pos, chunk.length - pos)
+    ) {
+      return pos + this.#parseHeader(chunk, pos);
+    }
+    // Carry: top up the saved bytes, as far as the header size is known so far.
+    const h = this.#header;
+    let want = headerSize(h, 0, this.#headerHave);
+    while (pos < chunk.length && this.#headerHave < want) {
+      const copy = Math.min(want - this.#headerHave, chunk.length - pos);
+      h.set(chunk.subarray(pos, pos + copy), this.#headerHave);
+      this.#headerHave += copy;
+      pos += copy;
+      want = headerSize(h, 0, this.#headerHave);
+    }
+    if (this.#headerHave < want) return pos;
+    this.#headerHave = 0;
+    this.#parseHeader(h, 0);
+    return pos;
+  }
+
+  // Validates the complete header at src[at]; returns its size.
+  #parseHeader(src: Uint8Array, at: number): number {
+    const b0 = src[at], b1 = src[at + 1];
+    const fin = (b0 & 0x80) !== 0;
+    const rsv = (b0 >>> 4) & 0x7;
+    const opcode = b0 & 0x0f;
+    let len = b1 & 0x7f;
+    let size = 2;
+    if (len === 126) {
+      len = (src[at + 2] << 8) | src[at + 3];
+      size = 4;
+    } else if (len === 127) {
+      const hi = ((src[at + 2] << 24) | (src[at + 3] << 16) | (src[at + 4] << 8) | src[at + 5]) >>>
+        0;
+      const lo = ((src[at + 6] << 24) | (src[at + 7] << 16) | (src[at + 8] << 8) | src[at + 9]) >>>
+        0;
+      if (hi & 0x80000000) this.#fail(CloseCode.ProtocolError, "64-bit length has its MSB set");
+      len = hi * 0x1_0000_0000 + lo;
+      size = 10;
+    }
+    if ((b1 & 0x80) === 0) this.#fail(CloseCode.ProtocolError, "client frame is not masked");
+    if (rsv !== 0) this.#fail(CloseCode.ProtocolError, "reserved bits set without an extension");
+    if (opcode > Opcode.Binary && opcode < Opcode.Close || opcode > Opcode.Pong) {
+      this.#fail(CloseCode.ProtocolError, `unknown opcode 0x${opcode.toString(16)}`);
+    }
+    if (isControl(opcode)) {
+      if (!fin) this.#fail(CloseCode.ProtocolError, "fragmented control frame");
+      if (len > MAX_CONTROL_PAYLOAD) {
+        this.#fail(CloseCode.ProtocolError, "control frame payload over 125 bytes");
+      }
+    }
+    if (len > this.#maxFrameSize) {
+      this.#fail(CloseCode.MessageTooBig, `frame of ${len} bytes exceeds ${this.#maxFrameSize}`);
+    }
+    this.#maskKey =
+      ((src[at + size] << 24) | (src[at + size + 1] << 16) | (src[at + size + 2] << 8) |
+        src[at + size + 3]) >>> 0;
+    size += 4;
+    this.#fin = fin;
+    this.#rsv = rsv;
+    this.#opcode = opcode;
+    this.#length = len;
+    this.#headerLength = size;
+    this.#offset = 0;
+    this.#inFrame = true;
+    return size;
+  }
+
+  #fail(code: number, reason: string): never {
+    this.#failed = true;
+    throw new ProtocolError(code, reason);
+  }
+}
+
+// Header size implied by the first `have` bytes at buf[at] (2 until the length byte is seen).
+function headerSize(buf: Uint8Array, at: number, have: number): number {
+  if (have < 2) return 2;
+  const len = buf[at + 1] & 0x7f;
+  const mask = buf[at + 1] & 0x80 ? 4 : 0;
+  return (len === 126 ? 4 : len === 127 ? 10 : 2) + mask;
+}
+
+/** A batch of frames decoded from one chunk, or the protocol error that ended decoding. */
+export type DecodedChunk = Frame[] | ProtocolError;
+
+/**
+ * Web Streams shell around FrameParser: one chunk of bytes in, one array of the frames it
+ * completed out (batched so that a read carrying many frames costs one stream hop). A protocol
+ * error is passed on as a final ProtocolError chunk, after the frames that preceded it.
+ */
+export class FrameDecoder extends TransformStream<Uint8Array, DecodedChunk> {
+  constructor(limits: DecoderLimits) {
+    const parser = new FrameParser(limits);
+    super({
+      transform(chunk, controller) {
+        if (parser.failed) return;
+        const frames: Frame[] = [];
+        try {
+          parser.push(chunk, frames);
+        } catch (err) {
+          if (frames.length > 0) controller.enqueue(frames);
+          controller.enqueue(err as ProtocolError);
+          return;
+        }
+        if (frames.length > 0) controller.enqueue(frames);
+      },
+    });
+  }
+}

@@ -1,0 +1,328 @@
+// The WebSocket state machine without I/O (RFC 6455 §5.4-5.5, §7): frames in, messages and
+// frames to send out. Synchronous and deterministic, so every rule is testable frame by frame.
+
+import {
+  CloseCode,
+  type Frame,
+  isValidCloseCode,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+  type OutFrame,
+  ProtocolError,
+} from "./frame.ts";
+import { Utf8Validator } from "./utf8.ts";
+
+/** Connection states (RFC 6455 §4.1, §7.1.3-4; the names of the browser API's readyState). */
+export type State = "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED";
+
+const textDecoder = new TextDecoder();
+const textEncoder = new TextEncoder();
+
+/** A whole message: text (valid UTF-8 bytes) or binary. */
+export class Message {
+  constructor(readonly type: "text" | "binary", readonly data: Uint8Array) {}
+
+  /** The payload decoded as UTF-8 (text messages are validated on arrival). */
+  get text(): string {
+    return textDecoder.decode(this.data);
+  }
+
+  /** A text message holding `text` encoded as UTF-8. */
+  static text(text: string): Message {
+    return new Message("text", textEncoder.encode(text));
+  }
+
+  /** A binary message holding `data` (not copied). */
+  static binary(data: Uint8Array): Message {
+    return new Message("binary", data);
+  }
+}
+
+/** Limits the session enforces on whole messages. */
+export interface SessionLimits {
+  /** Largest message, summed over its fragments (1009 above it). */
+  maxMessageSize: number;
+}
+
+// Events are kept in arrival order so that replies leave in the order their causes came in:
+// the echo of a message sent before a ping goes out before the pong, a close after them all.
+type Control =
+  | { kind: "ping"; payload: Uint8Array }
+  | { kind: "close"; payload: Uint8Array }
+  | { kind: "fail"; code: number; reason: string };
+type Event = Message | Control;
+
+/**
+ * One connection's protocol state after the opening handshake. Feed it decoded frames with
+ * `receive`; take messages with `next`, which also applies the control frames that came before
+ * them; collect frames to write with `takeOutbox`. Nothing here awaits or touches a socket.
+ */
+export class Session {
+  #state: State = "OPEN";
+  #events: Event[] = [];
+  #head = 0;
+  #outbox: OutFrame[] = [];
+  #outboxBytes = 0;
+  readonly #maxMessage: number;
+
+  // The message being reassembled: its opcode (0 = none), bytes so far, and UTF-8 state.
+  #msgOpcode = 0;
+  #msgBuf: Uint8Array | null = null;
+  #msgSize = 0;
+  #msgSingle: Uint8Array | null = null; // whole message in one piece: passed on uncopied
+  readonly #utf8 = new Utf8Validator();
+
+  // Input is ignored after a close frame or a failure, except for the peer's close reply.
+  #inputDone = false;
+  #closeQueued = false;
+  /** The close code sent or received first (1005 for an empty close, 1006 for none). */
+  closeCode: number = CloseCode.Abnormal;
+  /** The close reason that went with closeCode. */
+  closeReason = "";
+  /** True when the peer's byte stream is unusable (a framing error): expect no close reply. */
+  brokenInput = false;
+  /** True once both close frames have been exchanged. */
+  cleanClose = false;
+
+  constructor(limits: SessionLimits) {
+    this.#maxMessage = limits.maxMessageSize;
+  }
+
+  /** The current state: OPEN, CLOSING (our close sent, awaiting the peer's), or CLOSED. */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** Bytes of payload waiting in the outbox. */
+  get outboxBytes(): number {
+    return this.#outboxBytes;
+  }
+
+  /** Applies decoded frames: reassembles messages and queues control events in order. */
+  receive(frames: readonly Frame[]): void {
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      if (this.#inputDone) {
+        // Only a close frame still matters: it completes a close we started.
+        if (f.opcode === Opcode.Close && !this.#closeQueued) {
+          this.#closeQueued = true;
+          this.#events.push({ kind: "close", payload: f.payload });
+        }
+        continue;
+      }
+      if (f.opcode >= Opcode.Close) this.#receiveControl(f);
+      else this.#receiveData(f);
+    }
+  }
+
+  /** Records a decoding failure: the connection is failed with the error's close code. */
+  fail(error: ProtocolError, brokenInput = false): void {
+    if (brokenInput) this.brokenInput = true;
+    if (this.#inputDone) return;
+    this.#inputDone = true;
+    this.#events.push({ kind: "fail", code: error.code, reason: error.message });
+  }
+
+  /**
+   * Returns the next message for the application, first applying the control events queued
+   * before it (pongs, close replies, failures). Null when none is waiting.
+   */
+  next(): Message | null {
+    const events = this.#events;
+    while (this.#head < events.length) {
+      const ev = events[this.#head++];
+      if (ev instanceof Message) {
+        if (this.#state === "OPEN") return ev;
+        continue; // we already sent close: data that crossed it is dropped
+      }
+      if (ev.kind === "ping") {
+        if (this.#state === "OPEN") this.#queue(Opcode.Pong, ev.payload);
+      } else if (ev.kind === "close") {
+        this.#applyClose(ev.payload);
+      } else if (this.#state === "OPEN") {
+        this.#sendClose(ev.code, truncateReason(ev.reason));
+      }
+    }
+    events.length = 0;
+    this.#head = 0;
+    return null;
+  }
+
+  /** Queues a message to send; false when the connection no longer accepts messages. */
+  send(message: Message): boolean {
+    if (this.#state !== "OPEN") return false;
+    this.#queue(message.type === "text" ? Opcode.Text : Opcode.Binary, message.data);
+    return true;
+  }
+
+  /** Queues a ping (used for keepalive). */
+  ping(payload: Uint8Array): boolean {
+    if (this.#state !== "OPEN") return false;
+    this.#queue(Opcode.Ping, payload);
+    return true;
+  }
+
+  /** Starts the closing handshake with `code` and `reason` (no-op unless OPEN). */
+  close(code: number = CloseCode.Normal, reason = ""): void {
+    if (this.#state !== "OPEN") return;
+    this.#sendClose(code, reason);
+  }
+
+  /** Marks the connection closed without a handshake (TCP gone, or a timeout). */
+  abort(): void {
+    this.#state = "CLOSED";
+    this.#inputDone = true;
+  }
+
+  /** Takes the frames waiting to be written, or null. */
+  takeOutbox(): OutFrame[] | null {
+    if (this.#outbox.length === 0) return null;
+    const out = this.#outbox;
+    this.#outbox = [];
+    this.#outboxBytes = 0;
+    return out;
+  }
+
+  #queue(opcode: number, payload: Uint8Array): void {
+    this.#outbox.push({ opcode, fin: true, payload });
+    this.#outboxBytes += payload.length;
+  }
+
+  #sendClose(code: number, reason: string): void {
+    const r = textEncoder.encode(reason);
+    const payload = new Uint8Array(2 + r.length);
+    payload[0] = code >>> 8;
+    payload[1] = code & 0xff;
+    payload.set(r, 2);
+    this.#queue(Opcode.Close, payload);
+    this.closeCode = code;
+    this.closeReason = reason;
+    this.#inputDone = true;
+    this.#state = "CLOSING";
+  }
+
+  // A close frame from the peer: either it opens the closing handshake (we echo it and are
+  // done) or it answers ours.
+  #applyClose(payload: Uint8Array): void {
+    if (this.#state === "CLOSING") {
+      this.#state = "CLOSED";
+      this.cleanClose = true;
+      return;
+    }
+    if (this.#state !== "OPEN") return;
+    // Echo the peer's close payload: the same code and reason, byte for byte.
+    this.#queue(Opcode.Close, payload);
+    if (payload.length >= 2) {
+      this.closeCode = (payload[0] << 8) | payload[1];
+      this.closeReason = textDecoder.decode(payload.subarray(2));
+    } else {
+      this.closeCode = CloseCode.NoStatus;
+    }
+    this.#state = "CLOSED";
+    this.cleanClose = true;
+  }
+
+  #receiveControl(f: Frame): void {
+    if (f.opcode === Opcode.Ping) {
+      this.#events.push({ kind: "ping", payload: f.payload });
+    } else if (f.opcode === Opcode.Close) {
+      const p = f.payload;
+      this.#inputDone = true;
+      if (p.length === 1) return this.#failWith(CloseCode.ProtocolError, "1-byte close payload");
+      if (p.length >= 2) {
+        const code = (p[0] << 8) | p[1];
+        if (!isValidCloseCode(code)) {
+          return this.#failWith(CloseCode.ProtocolError, `invalid close code ${code}`);
+        }
+        const reasonOk = new Utf8Validator();
+        if (!reasonOk.push(p.subarray(2)) || !reasonOk.complete) {
+          return this.#failWith(CloseCode.InvalidPayload, "close reason is not UTF-8");
+        }
+      }
+      this.#closeQueued = true;
+      this.#events.push({ kind: "close", payload: p });
+    }
+    // Unsolicited pongs are ignored (RFC 6455 §5.5.3).
+  }
+
+  #receiveData(f: Frame): void {
+    const op = f.opcode;
+    if (f.offset === 0) {
+      if (op === Opcode.Continuation) {
+        if (this.#msgOpcode === 0) {
+          return this.#failWith(CloseCode.ProtocolError, "continuation frame with no message");
+        }
+      } else {
+        if (this.#msgOpcode !== 0) {
+          return this.#failWith(CloseCode.ProtocolError, "new message before the last ended");
+        }
+        this.#msgOpcode = op;
+        this.#msgSize = 0;
+        this.#utf8.reset();
+      }
+      if (this.#msgSize + f.length > this.#maxMessage) {
+        return this.#failWith(
+          CloseCode.MessageTooBig,
+          `message exceeds ${this.#maxMessage} bytes`,
+        );
+      }
+    }
+    const piece = f.payload;
+    if (this.#msgOpcode === Opcode.Text && !this.#utf8.push(piece)) {
+      return this.#failWith(CloseCode.InvalidPayload, "text message is not valid UTF-8");
+    }
+    const whole = f.fin && f.end;
+    if (whole && this.#msgSize === 0 && f.offset === 0) {
+      // Fast path: the whole message arrived as one piece.
+      this.#msgSingle = piece;
+    } else {
+      this.#append(piece, f);
+    }
+    if (!whole) return;
+    if (this.#msgOpcode === Opcode.Text && !this.#utf8.complete) {
+      return this.#failWith(CloseCode.InvalidPayload, "text message ends inside a character");
+    }
+    let data: Uint8Array;
+    if (this.#msgSingle !== null) {
+      data = this.#msgSingle;
+      this.#msgSingle = null;
+    } else {
+      data = this.#msgBuf!.subarray(0, this.#msgSize);
+    }
+    this.#events.push(new Message(this.#msgOpcode === Opcode.Text ? "text" : "binary", data));
+    this.#msgOpcode = 0;
+    this.#msgBuf = null;
+    this.#msgSize = 0;
+  }
+
+  // Copies a piece into the reassembly buffer, sized from the declared frame length where it
+  // can be, and grown by doubling (never past the message limit) across fragments.
+  #append(piece: Uint8Array, f: Frame): void {
+    const need = this.#msgSize + piece.length;
+    let buf = this.#msgBuf;
+    if (buf === null || buf.length < need) {
+      const atLeast = this.#msgSize + (f.length - f.offset);
+      const grown = Math.min(this.#maxMessage, Math.max(atLeast, (buf?.length ?? 0) * 2, 256));
+      const next = new Uint8Array(grown);
+      if (buf !== null) next.set(buf.subarray(0, this.#msgSize));
+      buf = this.#msgBuf = next;
+    }
+    buf.set(piece, this.#msgSize);
+    this.#msgSize = need;
+  }
+
+  #failWith(code: number, reason: string): void {
+    this.fail(new ProtocolError(code, reason));
+  }
+}
+
+// A close reason must fit a control frame with its 2-byte code.
+function truncateReason(reason: string): string {
+  const max = MAX_CONTROL_PAYLOAD - 2;
+  if (reason.length <= max / 3) return reason;
+  const bytes = textEncoder.encode(reason);
+  if (bytes.length <= max) return reason;
+  let end = max;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--; // do not cut a character in two
+  return textDecoder.decode(bytes.subarray(0, end));
+}
