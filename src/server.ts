@@ -192,6 +192,12 @@ export class Server {
       writableTo(conn, 1, () => {}),
       transport,
       this.#options,
+      {
+        request: head,
+        key: check.key,
+        accept,
+        remote: `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
+      },
     );
     this.#sockets.add(ws);
     try {

@@ -2,7 +2,8 @@
 // FrameDecoder reading the peer's bytes and a FrameEncoder writing ours. The only I/O it knows is
 // the two byte streams and a Transport to shut the socket with.
 
-import { CloseCode, type OutFrame, ProtocolError } from "./frame.ts";
+import type { RequestHead } from "../http/request_head.ts";
+import { CloseCode, type Frame, type OutFrame, ProtocolError } from "./frame.ts";
 import { type DecodedChunk, FrameDecoder } from "./frame_decoder.ts";
 import { FrameEncoder } from "./frame_encoder.ts";
 import { Message, Session, type State } from "./session.ts";
@@ -23,6 +24,16 @@ export interface ConnectionOptions {
   closeTimeoutMs: number;
   /** Bytes of outgoing data queued before send() waits (and so before reading pauses). */
   maxBackpressure: number;
+}
+
+/** What the opening handshake said, for applications that want to show or log it. */
+export interface HandshakeInfo {
+  request: RequestHead;
+  /** The client's Sec-WebSocket-Key and the Sec-WebSocket-Accept computed from it. */
+  key: string;
+  accept: string;
+  /** The peer's address, "host:port". */
+  remote: string;
 }
 
 /** How a connection ended. */
@@ -62,13 +73,19 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #finishing: Promise<void> | null = null;
   readonly #closed: PromiseWithResolvers<CloseInfo> = Promise.withResolvers();
+  /** The handshake that opened this connection (absent in tests that build one by hand). */
+  readonly handshake: HandshakeInfo | null;
+  /** Observer of every decoded batch of frames, before they are applied (for /inspect). */
+  onFrames: ((frames: readonly Frame[]) => void) | null = null;
 
   constructor(
     input: ReadableStream<Uint8Array>,
     output: WritableStream<Uint8Array>,
     transport: Transport,
     options: ConnectionOptions,
+    handshake: HandshakeInfo | null = null,
   ) {
+    this.handshake = handshake;
     this.#options = options;
     this.#session = new Session({ maxMessageSize: options.maxMessageSize });
     this.#reader = input.pipeThrough(new FrameDecoder({ maxFrameSize: options.maxMessageSize }))
@@ -183,8 +200,12 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       return false;
     }
     const chunk = r.value;
-    if (chunk instanceof ProtocolError) this.#session.fail(chunk, true);
-    else this.#session.receive(chunk);
+    if (chunk instanceof ProtocolError) {
+      this.#session.fail(chunk, true);
+    } else {
+      if (this.onFrames !== null) this.onFrames(chunk);
+      this.#session.receive(chunk);
+    }
     return true;
   }
 
