@@ -1,14 +1,78 @@
-// Entry point: flags and environment → Config → a listening server.
+// Entry point: flags and environment → Config → listening server(s) → graceful drain on signals.
 
-import { ConfigError, helpText, loadConfig } from "./config.ts";
+import { type Config, ConfigError, helpText, loadConfig } from "./config.ts";
+import { Logger } from "./log.ts";
 import { loadAssets, startWsecho } from "./wsecho.ts";
+
+/** Messages between the main thread and a worker (see worker.ts). */
+export type WorkerMessage =
+  | { kind: "start"; config: Config; worker: number }
+  | { kind: "listening"; hostname: string; port: number }
+  | { kind: "drain" }
+  | { kind: "drained" };
+
+// SIGTERM (container stop) and SIGINT (Ctrl-C) start a drain; a second signal exits at once.
+function onSignals(drain: () => Promise<void>): void {
+  let draining = false;
+  const handler = () => {
+    if (draining) Deno.exit(1);
+    draining = true;
+    drain().then(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGTERM", handler);
+  Deno.addSignalListener("SIGINT", handler);
+}
+
+async function runSingle(config: Config, log: Logger): Promise<void> {
+  const server = startWsecho(config, await loadAssets(), { logger: log });
+  const { hostname, port } = server.addr;
+  log.log("info", "listening", { url: `ws://${hostname}:${port}/`, workers: 1 });
+  onSignals(() => server.drain(config.drainTimeoutMs));
+}
+
+// Several workers (isolates on their own threads), each with its own listener on the same port
+// (SO_REUSEPORT): the kernel spreads connections across them.
+async function runWorkers(config: Config, log: Logger): Promise<void> {
+  const workers: Worker[] = [];
+  const listening: Promise<void>[] = [];
+  for (let i = 0; i < config.workers; i++) {
+    const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    const ready = Promise.withResolvers<void>();
+    w.onmessage = (e: MessageEvent<WorkerMessage>) => {
+      if (e.data.kind === "listening") ready.resolve();
+    };
+    w.onerror = (e) => {
+      log.log("error", "worker_failed", { worker: i, error: e.message });
+      Deno.exit(1);
+    };
+    w.postMessage({ kind: "start", config, worker: i } satisfies WorkerMessage);
+    workers.push(w);
+    listening.push(ready.promise);
+  }
+  await Promise.all(listening);
+  log.log("info", "listening", {
+    url: `ws://${config.host}:${config.port}/`,
+    workers: config.workers,
+  });
+  onSignals(async () => {
+    await Promise.all(workers.map((w) =>
+      new Promise<void>((resolve) => {
+        w.onmessage = (e: MessageEvent<WorkerMessage>) => {
+          if (e.data.kind === "drained") resolve();
+        };
+        w.postMessage({ kind: "drain" } satisfies WorkerMessage);
+      })
+    ));
+    for (const w of workers) w.terminate();
+  });
+}
 
 if (import.meta.main) {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(helpText());
     Deno.exit(0);
   }
-  let config;
+  let config: Config;
   try {
     config = loadConfig(Deno.args, Deno.env.toObject());
   } catch (err) {
@@ -16,9 +80,12 @@ if (import.meta.main) {
     console.error(`wsecho: ${err.message}`);
     Deno.exit(2);
   }
-  const server = startWsecho(config, await loadAssets());
-  const { hostname, port } = server.addr;
-  console.log(
-    `wsecho listening on ws://${hostname}:${port}/ (page at http://${hostname}:${port}/)`,
-  );
+  const log = new Logger(config.logLevel);
+  try {
+    if (config.workers > 1) await runWorkers(config, log);
+    else await runSingle(config, log);
+  } catch (err) {
+    console.error(`wsecho: cannot start: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
 }

@@ -1,8 +1,9 @@
 // The TCP accept loop: one task per connection, a registry of live ones, the HTTP head read and
-// routed, and WebSocket upgrades handed to their application. A fault in one connection ends
-// that connection only.
+// routed, WebSocket upgrades handed to their application, and the graceful drain. A fault in
+// one connection ends that connection only.
 
 import {
+  header,
   type HeadLimits,
   HttpError,
   type RequestHead,
@@ -10,6 +11,8 @@ import {
 } from "./http/request_head.ts";
 import { encodeResponse, type HttpResponse, textResponse } from "./http/response.ts";
 import { readableFrom, SlabReader, writableTo } from "./io/tcp_streams.ts";
+import { type Logger, silentLogger } from "./log.ts";
+import { type LiveFigures, Metrics, renderMetrics } from "./metrics.ts";
 import { type ConnectionOptions, WebSocketConnection } from "./websocket/connection.ts";
 import { CloseCode } from "./websocket/frame.ts";
 import {
@@ -23,7 +26,7 @@ import {
 export type WebSocketApp = (conn: WebSocketConnection) => Promise<void>;
 
 /** A plain HTTP endpoint: it answers a GET (or HEAD) with a response. */
-export type HttpHandler = (head: RequestHead) => HttpResponse;
+export type HttpHandler = (head: RequestHead, server: Server) => HttpResponse;
 
 /** What the server serves, by path (the request-target without its query). */
 export interface Routes {
@@ -38,33 +41,66 @@ export interface ServerOptions extends ConnectionOptions {
   head: HeadLimits;
   handshakeTimeoutMs: number;
   maxConnections: number;
+  /** Open connections allowed from one address; 0 for no cap. */
+  maxConnectionsPerIp: number;
+  /** Origins allowed to upgrade; empty for any. Requests without Origin are not browsers. */
+  allowedOrigins: readonly string[];
+  /** Idle time before a ping, and the wait for any reply after it; 0 turns keepalive off. */
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  /** Share the port with other processes or workers (Linux SO_REUSEPORT). */
+  reusePort?: boolean;
+  /** This worker's number, for logs and metrics. */
+  worker?: number;
   /** How long to keep reading (and discarding) after refusing a request, so the peer sees it. */
   lingerMs?: number;
+  logger?: Logger;
 }
 
 const DEFAULT_LINGER_MS = 1000;
+// A connection already waiting for input when a drain starts gets this long for bytes already
+// on their way to arrive and be echoed before it is sent its close frame.
+const DRAIN_GRACE_MS = 50;
 
 /** A listening wsecho server. */
 export class Server {
   readonly #listener: Deno.TcpListener;
   readonly #options: ServerOptions;
   readonly #routes: Routes;
+  readonly #log: Logger;
   readonly #conns = new Set<Deno.TcpConn>();
+  readonly #perIp = new Map<string, number>();
   readonly #sockets = new Set<WebSocketConnection>();
   readonly #tasks = new Set<Promise<void>>();
+  readonly metrics = new Metrics();
   #accepting: Promise<void> = Promise.resolve();
+  #sweep: ReturnType<typeof setInterval> | undefined;
+  #draining = false;
 
   private constructor(listener: Deno.TcpListener, options: ServerOptions, routes: Routes) {
     this.#listener = listener;
     this.#options = options;
     this.#routes = routes;
+    this.#log = options.logger ?? silentLogger;
   }
 
   /** Binds the port and starts accepting. */
   static listen(options: ServerOptions, routes: Routes): Server {
-    const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    const listener = options.reusePort
+      ? Deno.listen({ hostname: options.hostname, port: options.port, reusePort: true })
+      : Deno.listen({ hostname: options.hostname, port: options.port });
     const server = new Server(listener, options, routes);
     server.#accepting = server.#acceptLoop();
+    if (options.pingIntervalMs > 0) {
+      // One sweep for all connections rather than a timer each: idle sockets stay cheap.
+      const every = Math.max(10, Math.min(options.pingIntervalMs, options.pingTimeoutMs) / 2);
+      server.#sweep = setInterval(() => {
+        const now = performance.now();
+        for (const ws of server.#sockets) {
+          ws.keepalive(now, options.pingIntervalMs, options.pingTimeoutMs);
+        }
+      }, every);
+    }
     return server;
   }
 
@@ -73,13 +109,64 @@ export class Server {
     return this.#listener.addr;
   }
 
+  /** True once a drain has begun: new requests get 503. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /** Open TCP connections, upgraded or not. */
   get connectionCount(): number {
     return this.#conns.size;
   }
 
+  /** The Prometheus exposition of this server's metrics. */
+  metricsText(): string {
+    const live: LiveFigures = {
+      worker: this.#options.worker ?? 0,
+      openConnections: this.#conns.size,
+      openWebSockets: this.#sockets.size,
+      backpressured: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+    };
+    for (const ws of this.#sockets) {
+      if (ws.backpressured) live.backpressured++;
+      live.messagesIn += ws.messagesIn;
+      live.messagesOut += ws.messagesOut;
+      live.bytesIn += ws.bytesIn;
+      live.bytesOut += ws.bytesOut;
+    }
+    return renderMetrics(this.metrics, live);
+  }
+
+  /**
+   * Graceful drain: new requests get 503, every open WebSocket is closed with 1001 once what it
+   * already received is echoed, and after `timeoutMs` whatever is left is dropped.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    this.#log.log("info", "drain_started", {
+      websockets: this.#sockets.size,
+      timeout_ms: timeoutMs,
+    });
+    const closing = [...this.#sockets].map((ws) =>
+      ws.shutdown(CloseCode.GoingAway, "going away", DRAIN_GRACE_MS)
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<boolean>((resolve) =>
+      timer = setTimeout(resolve, timeoutMs, false)
+    );
+    const done = await Promise.race([Promise.all(closing).then(() => true), timeout]);
+    clearTimeout(timer);
+    this.#log.log("info", "drain_finished", { clean: done, left: this.#sockets.size });
+    await this.close();
+  }
+
   /** Stops accepting, drops every connection at once, and waits for their tasks to end. */
   async close(): Promise<void> {
+    clearInterval(this.#sweep);
     try {
       this.#listener.close();
     } catch { /* already closed */ }
@@ -97,25 +184,32 @@ export class Server {
         if (err instanceof Deno.errors.BadResource) return; // listener closed
         continue; // e.g. EMFILE: keep serving the connections we have
       }
+      this.metrics.connectionsTotal++;
       const task = this.#handle(conn).finally(() => this.#tasks.delete(task));
       this.#tasks.add(task);
     }
   }
 
   async #handle(conn: Deno.TcpConn): Promise<void> {
+    const ip = conn.remoteAddr.hostname;
     this.#conns.add(conn);
-    const timer = setTimeout(() => closeQuietly(conn), this.#options.handshakeTimeoutMs);
+    const fromIp = (this.#perIp.get(ip) ?? 0) + 1;
+    this.#perIp.set(ip, fromIp);
+    const timer = setTimeout(() => {
+      this.#reject("handshake_timeout", 408, conn);
+      closeQuietly(conn);
+    }, this.#options.handshakeTimeoutMs);
+    const reader = new SlabReader(conn);
     try {
       conn.setNoDelay(true);
-      const reader = new SlabReader(conn);
       if (this.#conns.size > this.#options.maxConnections) {
-        return await this.#refuse(
-          conn,
-          reader,
-          textResponse(503, "server is at capacity", {
-            "Retry-After": "5",
-          }),
-        );
+        clearTimeout(timer);
+        return await this.#refuse(conn, reader, "max_connections", busy("server is at capacity"));
+      }
+      const perIp = this.#options.maxConnectionsPerIp;
+      if (perIp > 0 && fromIp > perIp) {
+        clearTimeout(timer);
+        return await this.#refuse(conn, reader, "max_per_ip", busy("too many connections"));
       }
       const parser = new RequestHeadParser(this.#options.head);
       let head: RequestHead | null = null;
@@ -127,38 +221,16 @@ export class Server {
         }
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
-        return await this.#refuse(conn, reader, textResponse(err.status, err.message));
+        clearTimeout(timer);
+        return await this.#refuse(
+          conn,
+          reader,
+          `http_${err.status}`,
+          textResponse(err.status, err.message),
+        );
       }
       clearTimeout(timer);
-      const path = head.target.split("?", 1)[0];
-      const app = this.#routes.websocket[path];
-      const page = this.#routes.http[path];
-      const isGet = head.method === "GET";
-      if (app === undefined && page === undefined) {
-        return await this.#refuse(conn, reader, textResponse(404, "not found"));
-      }
-      if (!isGet && !(head.method === "HEAD" && page !== undefined)) {
-        return await this.#refuse(
-          conn,
-          reader,
-          textResponse(405, "method not allowed", {
-            Allow: page !== undefined ? "GET, HEAD" : "GET",
-          }),
-        );
-      }
-      if (app !== undefined && isUpgradeRequest(head)) {
-        return await this.#upgrade(conn, reader, parser.rest, head, app);
-      }
-      if (page === undefined) {
-        return await this.#refuse(
-          conn,
-          reader,
-          textResponse(426, "this endpoint speaks WebSocket only", { Upgrade: "websocket" }),
-        );
-      }
-      const res = page(head);
-      if (head.method === "HEAD") res.omitBody = true;
-      await this.#refuse(conn, reader, res);
+      await this.#route(conn, reader, head, parser.rest);
     } catch {
       // A reset, a timeout closing the socket under a read, a failed write: this connection
       // is over, and nothing of it reaches the others.
@@ -166,7 +238,51 @@ export class Server {
       clearTimeout(timer);
       closeQuietly(conn);
       this.#conns.delete(conn);
+      const left = this.#perIp.get(ip)! - 1;
+      if (left === 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, left);
     }
+  }
+
+  async #route(
+    conn: Deno.TcpConn,
+    reader: SlabReader,
+    head: RequestHead,
+    rest: Uint8Array,
+  ): Promise<void> {
+    const path = head.target.split("?", 1)[0];
+    const app = this.#routes.websocket[path];
+    const page = this.#routes.http[path];
+    if (app === undefined && page === undefined) {
+      return await this.#refuse(conn, reader, "not_found", textResponse(404, "not found"));
+    }
+    const isGet = head.method === "GET";
+    if (!isGet && !(head.method === "HEAD" && page !== undefined)) {
+      const allow = page !== undefined ? "GET, HEAD" : "GET";
+      return await this.#refuse(
+        conn,
+        reader,
+        "method",
+        textResponse(405, "method not allowed", { Allow: allow }),
+      );
+    }
+    if (app !== undefined && isUpgradeRequest(head)) {
+      if (this.#draining) {
+        return await this.#refuse(conn, reader, "draining", busy("server is shutting down"));
+      }
+      return await this.#upgrade(conn, reader, rest, head, app);
+    }
+    if (page === undefined) {
+      return await this.#refuse(
+        conn,
+        reader,
+        "not_websocket",
+        textResponse(426, "this endpoint speaks WebSocket only", { Upgrade: "websocket" }),
+      );
+    }
+    const res = page(head, this);
+    if (head.method === "HEAD") res.omitBody = true;
+    await this.#respond(conn, reader, res);
   }
 
   async #upgrade(
@@ -177,7 +293,12 @@ export class Server {
     app: WebSocketApp,
   ): Promise<void> {
     const check = checkUpgrade(head);
-    if (!check.ok) return await this.#refuse(conn, reader, check.response);
+    if (!check.ok) return await this.#refuse(conn, reader, "bad_handshake", check.response);
+    const origin = header(head, "origin");
+    const allowed = this.#options.allowedOrigins;
+    if (origin !== undefined && allowed.length > 0 && !allowed.includes(origin)) {
+      return await this.#refuse(conn, reader, "origin", textResponse(403, "origin not allowed"));
+    }
     const accept = await acceptKey(check.key);
     let closed = false;
     const transport = {
@@ -187,34 +308,66 @@ export class Server {
         closed = true;
       },
     };
+    const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
     const ws = new WebSocketConnection(
       readableFrom(reader, rest, () => {}),
       writableTo(conn, 1, () => {}),
       transport,
       this.#options,
-      {
-        request: head,
-        key: check.key,
-        accept,
-        remote: `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
-      },
+      { request: head, key: check.key, accept, remote },
     );
+    const started = performance.now();
     this.#sockets.add(ws);
     try {
       await ws.open(switchingProtocols(accept));
-      await app(ws);
-      await ws.close(CloseCode.Normal);
-    } catch {
-      await ws.close(CloseCode.InternalError, "internal error");
+      try {
+        await app(ws);
+        await ws.close(CloseCode.Normal);
+      } catch {
+        await ws.close(CloseCode.InternalError, "internal error");
+      }
     } finally {
       this.#sockets.delete(ws);
+      const info = await ws.closed;
+      this.metrics.closed(info.code);
+      this.metrics.messagesIn += ws.messagesIn;
+      this.metrics.messagesOut += ws.messagesOut;
+      this.metrics.bytesIn += ws.bytesIn;
+      this.metrics.bytesOut += ws.bytesOut;
+      this.#log.log("info", "connection_closed", {
+        remote,
+        path: head.target,
+        duration_ms: Math.round(performance.now() - started),
+        messages_in: ws.messagesIn,
+        messages_out: ws.messagesOut,
+        bytes_in: ws.bytesIn,
+        bytes_out: ws.bytesOut,
+        close_code: info.code,
+        close_reason: info.reason,
+        clean: info.clean,
+      });
     }
   }
 
-  // Answers a plain request (or refuses one) and closes: the response, then FIN, then a short
-  // read of whatever the client is still sending, so that closing does not reset the socket
-  // before the client has read the response.
-  async #refuse(conn: Deno.TcpConn, reader: SlabReader, res: HttpResponse): Promise<void> {
+  #reject(reason: string, status: number, conn: Deno.TcpConn): void {
+    this.metrics.reject(reason);
+    this.#log.log("info", "request_rejected", {
+      reason,
+      status,
+      remote: `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
+    });
+  }
+
+  // Refuses a request: counted, logged, answered.
+  #refuse(conn: Deno.TcpConn, reader: SlabReader, reason: string, res: HttpResponse) {
+    this.#reject(reason, res.status, conn);
+    return this.#respond(conn, reader, res);
+  }
+
+  // Writes a response and closes: the response, then FIN, then a short read of whatever the
+  // client is still sending, so that closing does not reset the socket before the client has
+  // read the response.
+  async #respond(conn: Deno.TcpConn, reader: SlabReader, res: HttpResponse): Promise<void> {
     await writeAll(conn, encodeResponse(res));
     await conn.closeWrite();
     const linger = setTimeout(
@@ -227,6 +380,10 @@ export class Server {
       clearTimeout(linger);
     }
   }
+}
+
+function busy(message: string): HttpResponse {
+  return textResponse(503, message, { "Retry-After": "5" });
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

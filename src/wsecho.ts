@@ -3,6 +3,7 @@
 import type { Config } from "./config.ts";
 import { echo } from "./echo.ts";
 import type { HttpResponse } from "./http/response.ts";
+import type { Logger } from "./log.ts";
 import { type Routes, Server } from "./server.ts";
 
 /** Static files served by wsecho: the page at "/". */
@@ -15,7 +16,7 @@ export async function loadAssets(): Promise<Assets> {
   return { indexHtml: await Deno.readFile(new URL("./static/index.html", import.meta.url)) };
 }
 
-/** The routes: the echo (and its page) at "/", and a health check. */
+/** The routes: the echo (and its page) at "/", health and metrics. */
 export function routes(assets: Assets): Routes {
   const page: HttpResponse = {
     status: 200,
@@ -26,13 +27,25 @@ export function routes(assets: Assets): Routes {
     websocket: { "/": echo },
     http: {
       "/": () => ({ ...page }),
-      "/healthz": () => ({ status: 200, headers: { "Content-Type": "text/plain" }, body: "ok\n" }),
+      "/healthz": (_head, server) =>
+        server.draining
+          ? { status: 503, headers: { "Content-Type": "text/plain" }, body: "draining\n" }
+          : { status: 200, headers: { "Content-Type": "text/plain" }, body: "ok\n" },
+      "/metrics": (_head, server) => ({
+        status: 200,
+        headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
+        body: server.metricsText(),
+      }),
     },
   };
 }
 
 /** Starts wsecho with `config`. */
-export function startWsecho(config: Config, assets: Assets): Server {
+export function startWsecho(
+  config: Config,
+  assets: Assets,
+  extra: { logger?: Logger; worker?: number; reusePort?: boolean } = {},
+): Server {
   return Server.listen({
     hostname: config.host,
     port: config.port,
@@ -43,8 +56,13 @@ export function startWsecho(config: Config, assets: Assets): Server {
     },
     handshakeTimeoutMs: config.handshakeTimeoutMs,
     maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    allowedOrigins: config.allowedOrigins,
+    pingIntervalMs: config.pingIntervalMs,
+    pingTimeoutMs: config.pingTimeoutMs,
     maxMessageSize: config.maxMessageSize,
     closeTimeoutMs: config.closeTimeoutMs,
     maxBackpressure: config.maxBackpressure,
+    ...extra,
   }, routes(assets));
 }

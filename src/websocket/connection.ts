@@ -77,6 +77,18 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   readonly handshake: HandshakeInfo | null;
   /** Observer of every decoded batch of frames, before they are applied (for /inspect). */
   onFrames: ((frames: readonly Frame[]) => void) | null = null;
+  /** Messages and payload bytes delivered to the application and sent by it. */
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  // Keepalive bookkeeping, driven by the server's periodic sweep (see keepalive()).
+  #reads = 0;
+  #seenReads = 0;
+  #lastActive = 0;
+  #pingSentAt = 0;
+  #goingAway: { code: number; reason: string } | null = null;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     input: ReadableStream<Uint8Array>,
@@ -127,7 +139,13 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       const m = s.next();
       if (m !== null) {
         this.#delivering = true;
+        this.messagesIn++;
+        this.bytesIn += m.data.length;
         return { value: m, done: false };
+      }
+      // Everything received so far has been handled: a pending shutdown closes now.
+      if (this.#goingAway !== null && s.state === "OPEN") {
+        s.close(this.#goingAway.code, this.#goingAway.reason);
       }
       this.#flush();
       if (s.state === "CLOSED" || !(await this.#pump())) {
@@ -156,6 +174,8 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       : Message.binary(message);
     const s = this.#session;
     if (!this.#opened || !s.send(m)) return RESOLVED;
+    this.messagesOut++;
+    this.bytesOut += m.data.length;
     // Batch only while the application handles what the last read brought (the next call to
     // next() writes the batch); otherwise, a send from a timer say, write now.
     if (!this.#delivering || s.outboxBytes >= FLUSH_BYTES) this.#flush();
@@ -167,6 +187,52 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   /** Sends a ping (for keepalive); its pong is ignored. */
   ping(payload: Uint8Array = new Uint8Array(0)): void {
     if (this.#opened && this.#session.ping(payload)) this.#flush();
+  }
+
+  /** True while the outgoing queue is full, so that the connection is not being read. */
+  get backpressured(): boolean {
+    const room = this.#writer.desiredSize;
+    return room !== null && room <= 0;
+  }
+
+  /**
+   * Closes with `code` once the messages already received have been handled: at the next point
+   * where the connection would wait for input, or after `graceMs` if it is waiting already.
+   */
+  shutdown(code: number, reason: string, graceMs: number): Promise<CloseInfo> {
+    if (this.#goingAway === null && this.state === "OPEN") {
+      this.#goingAway = { code, reason };
+      this.#graceTimer = setTimeout(() => {
+        if (this.#session.state === "OPEN") this.close(code, reason);
+      }, graceMs);
+    }
+    return this.#closed.promise;
+  }
+
+  /**
+   * Keepalive, called periodically with the current time: pings a connection that has
+   * received nothing for `intervalMs`, and drops one that then stays silent for `timeoutMs`
+   * (a close frame 1001 is sent, but TCP is closed without waiting: the peer is gone).
+   */
+  keepalive(now: number, intervalMs: number, timeoutMs: number): void {
+    if (this.#reads !== this.#seenReads || this.#lastActive === 0) {
+      this.#seenReads = this.#reads;
+      this.#lastActive = now;
+      this.#pingSentAt = 0;
+      return;
+    }
+    if (this.#session.state !== "OPEN") return;
+    if (this.#pingSentAt === 0) {
+      if (now - this.#lastActive >= intervalMs) {
+        this.#pingSentAt = now;
+        this.ping();
+      }
+    } else if (now - this.#pingSentAt >= timeoutMs) {
+      this.#session.close(CloseCode.GoingAway, "ping timeout");
+      this.#flush();
+      this.#session.abort();
+      this.#shut();
+    }
   }
 
   /** Starts the closing handshake and resolves when the connection is CLOSED. */
@@ -199,6 +265,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       this.#session.abort();
       return false;
     }
+    this.#reads++;
     const chunk = r.value;
     if (chunk instanceof ProtocolError) {
       this.#session.fail(chunk, true);
@@ -265,6 +332,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       this.#armCloseTimer();
       await this.#pipe;
       clearTimeout(this.#closeTimer);
+      clearTimeout(this.#graceTimer);
       this.#shut();
       await this.#reader.cancel().catch(ignore);
       const s = this.#session;

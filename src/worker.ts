@@ -1,0 +1,29 @@
+// One worker of a multi-worker wsecho: its own server on the shared port, drained on request.
+
+/// <reference lib="deno.worker" />
+
+import type { Config } from "./config.ts";
+import { Logger } from "./log.ts";
+import type { WorkerMessage } from "./main.ts";
+import type { Server } from "./server.ts";
+import { loadAssets, startWsecho } from "./wsecho.ts";
+
+let server: Server | null = null;
+let config: Config | null = null;
+
+self.onmessage = async (e: MessageEvent<WorkerMessage>) => {
+  const msg = e.data;
+  if (msg.kind === "start") {
+    config = msg.config;
+    const log = new Logger(config.logLevel, { worker: msg.worker });
+    server = startWsecho(config, await loadAssets(), {
+      logger: log,
+      worker: msg.worker,
+      reusePort: true,
+    });
+    self.postMessage({ kind: "listening", ...server.addr } satisfies WorkerMessage);
+  } else if (msg.kind === "drain") {
+    if (server !== null && config !== null) await server.drain(config.drainTimeoutMs);
+    self.postMessage({ kind: "drained" } satisfies WorkerMessage);
+  }
+};
