@@ -1,6 +1,6 @@
 // Entry point: flags and environment → Config → listening server(s) → graceful drain on signals.
 
-import { type Config, ConfigError, helpText, loadConfig } from "./config.ts";
+import { type Config, ConfigError, ENV_NAMES, helpText, loadConfig } from "./config.ts";
 import { Logger } from "./log.ts";
 import { loadAssets, startWsecho } from "./wsecho.ts";
 
@@ -74,7 +74,9 @@ if (import.meta.main) {
   }
   let config: Config;
   try {
-    config = loadConfig(Deno.args, Deno.env.toObject());
+    // Only the variables wsecho reads: it runs with --allow-env limited to these names.
+    const env = Object.fromEntries(ENV_NAMES.map((name) => [name, Deno.env.get(name)]));
+    config = loadConfig(Deno.args, env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`wsecho: ${err.message}`);
