@@ -10,7 +10,7 @@ import {
   RequestHeadParser,
 } from "./http/request_head.ts";
 import { encodeResponse, type HttpResponse, textResponse } from "./http/response.ts";
-import { readableFrom, SlabReader, writableTo } from "./io/tcp_streams.ts";
+import { SlabReader, tcpTransport } from "./io/tcp_transport.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { type LiveFigures, Metrics, renderMetrics } from "./metrics.ts";
 import { type ConnectionOptions, WebSocketConnection } from "./websocket/connection.ts";
@@ -300,22 +300,13 @@ export class Server {
       return await this.#refuse(conn, reader, "origin", textResponse(403, "origin not allowed"));
     }
     const accept = await acceptKey(check.key);
-    let closed = false;
-    const transport = {
-      closeWrite: () => conn.closeWrite(),
-      close: () => {
-        if (!closed) closeQuietly(conn);
-        closed = true;
-      },
-    };
     const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
-    const ws = new WebSocketConnection(
-      readableFrom(reader, rest, () => {}),
-      writableTo(conn, 1, () => {}),
-      transport,
-      this.#options,
-      { request: head, key: check.key, accept, remote },
-    );
+    const ws = new WebSocketConnection(tcpTransport(conn, reader, rest), this.#options, {
+      request: head,
+      key: check.key,
+      accept,
+      remote,
+    });
     const started = performance.now();
     this.#sockets.add(ws);
     try {

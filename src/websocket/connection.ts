@@ -1,17 +1,21 @@
-// A WebSocket connection as an async iterator of messages: the Session state machine driven by a
-// FrameDecoder reading the peer's bytes and a FrameEncoder writing ours. The only I/O it knows is
-// the two byte streams and a Transport to shut the socket with.
+// A WebSocket connection as an async iterator of messages: the Session state machine between a
+// FrameDecoder fed with the peer's bytes and a FrameEncoder producing ours. The only I/O it
+// knows is a Transport: read a chunk, write bytes, shut the socket.
 
 import type { RequestHead } from "../http/request_head.ts";
-import { CloseCode, type Frame, type OutFrame, ProtocolError } from "./frame.ts";
+import { CloseCode, type Frame, type OutFrame } from "./frame.ts";
 import { type DecodedChunk, FrameDecoder } from "./frame_decoder.ts";
-import { FrameEncoder } from "./frame_encoder.ts";
+import { FrameEncoder, headerLength } from "./frame_encoder.ts";
 import { Message, Session, type State } from "./session.ts";
 
-/** What a connection needs of its socket beyond the byte streams. */
+/** The socket under a connection. */
 export interface Transport {
+  /** The next chunk of input, the caller's to keep; null at end of input. */
+  read(): Promise<Uint8Array | null>;
+  /** Writes some of `bytes`; resolves with how many. Rejects when the socket is gone. */
+  write(bytes: Uint8Array): Promise<number>;
   /** Sends FIN after the last byte written: the peer may still send. */
-  closeWrite(): void | Promise<void>;
+  closeWrite(): Promise<void>;
   /** Closes the socket (idempotent). */
   close(): void;
 }
@@ -22,7 +26,7 @@ export interface ConnectionOptions {
   maxMessageSize: number;
   /** How long to wait for the peer's close frame after ours before dropping TCP. */
   closeTimeoutMs: number;
-  /** Bytes of outgoing data queued before send() waits (and so before reading pauses). */
+  /** Bytes of outgoing data queued above which send() waits and the connection is not read. */
   maxBackpressure: number;
 }
 
@@ -48,6 +52,8 @@ export interface CloseInfo {
 // Sends made while a message is being handled wait for the next read to go out together, unless
 // this many bytes pile up first.
 const FLUSH_BYTES = 64 * 1024;
+// Queued chunks smaller than this are merged into one write when several are waiting.
+const MERGE_LIMIT = 16 * 1024;
 const DONE: IteratorResult<Message> = { value: undefined, done: true };
 const RESOLVED = Promise.resolve();
 const ignore = () => {};
@@ -59,20 +65,37 @@ const ignore = () => {};
  */
 export class WebSocketConnection implements AsyncIterableIterator<Message> {
   readonly #session: Session;
-  readonly #reader: ReadableStreamDefaultReader<DecodedChunk>;
-  readonly #sink: WritableStream<Uint8Array>;
-  readonly #encoder: FrameEncoder;
-  readonly #writer: WritableStreamDefaultWriter<OutFrame[]>;
   readonly #transport: Transport;
   readonly #options: ConnectionOptions;
+  readonly #decoderIn: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #decoderOut: ReadableStreamDefaultReader<DecodedChunk>;
+  readonly #encoderIn: WritableStreamDefaultWriter<OutFrame[]>;
+  readonly #encoderOut: ReadableStreamDefaultReader<Uint8Array[]>;
   #opened = false;
-  #pipe: Promise<void> = RESOLVED;
-  #writerClosed = false;
   #delivering = false; // the application holds a message from the last read
   #pumping: Promise<boolean> | null = null;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #finishing: Promise<void> | null = null;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #closed: PromiseWithResolvers<CloseInfo> = Promise.withResolvers();
+
+  // Outgoing bytes: counted when frames are flushed, queued once encoded, written in order.
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #writeFailed = false;
+  #closeFlushed = false; // our close frame (or reply) has been handed to the encoder
+  #halfClosed = false;
+  #drained: PromiseWithResolvers<void> | null = null;
+  #idle: PromiseWithResolvers<void> | null = null;
+
+  // Keepalive bookkeeping, driven by the server's periodic sweep (see keepalive()).
+  #reads = 0;
+  #seenReads = 0;
+  #lastActive = 0;
+  #pingSentAt = 0;
+  #goingAway: { code: number; reason: string } | null = null;
+
   /** The handshake that opened this connection (absent in tests that build one by hand). */
   readonly handshake: HandshakeInfo | null;
   /** Observer of every decoded batch of frames, before they are applied (for /inspect). */
@@ -82,30 +105,24 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   messagesOut = 0;
   bytesIn = 0;
   bytesOut = 0;
-  // Keepalive bookkeeping, driven by the server's periodic sweep (see keepalive()).
-  #reads = 0;
-  #seenReads = 0;
-  #lastActive = 0;
-  #pingSentAt = 0;
-  #goingAway: { code: number; reason: string } | null = null;
-  #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
-    input: ReadableStream<Uint8Array>,
-    output: WritableStream<Uint8Array>,
     transport: Transport,
     options: ConnectionOptions,
     handshake: HandshakeInfo | null = null,
   ) {
-    this.handshake = handshake;
-    this.#options = options;
-    this.#session = new Session({ maxMessageSize: options.maxMessageSize });
-    this.#reader = input.pipeThrough(new FrameDecoder({ maxFrameSize: options.maxMessageSize }))
-      .getReader();
-    this.#sink = output;
-    this.#encoder = new FrameEncoder(options.maxBackpressure);
-    this.#writer = this.#encoder.writable.getWriter();
     this.#transport = transport;
+    this.#options = options;
+    this.handshake = handshake;
+    this.#session = new Session({ maxMessageSize: options.maxMessageSize });
+    // The two TransformStreams are driven directly: a read is always requested before the
+    // write that answers it, so each transform runs at once, one stream hop per chunk.
+    const decoder = new FrameDecoder({ maxFrameSize: options.maxMessageSize });
+    this.#decoderIn = decoder.writable.getWriter();
+    this.#decoderOut = decoder.readable.getReader();
+    const encoder = new FrameEncoder();
+    this.#encoderIn = encoder.writable.getWriter();
+    this.#encoderOut = encoder.readable.getReader();
   }
 
   /** CONNECTING until open() has written the 101 response, then as the session says. */
@@ -118,12 +135,17 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     return this.#closed.promise;
   }
 
+  /** True while more than maxBackpressure bytes wait to be written (input is not read). */
+  get backpressured(): boolean {
+    return this.#queuedBytes > this.#options.maxBackpressure;
+  }
+
   /** Writes the handshake response and moves to OPEN. */
   async open(response: Uint8Array): Promise<void> {
-    const w = this.#sink.getWriter();
-    await w.write(response);
-    w.releaseLock();
-    this.#pipe = this.#encoder.readable.pipeTo(this.#sink).catch(ignore);
+    this.#queuedBytes += response.length;
+    this.#enqueue([response]);
+    await this.#whenWritten();
+    if (this.#writeFailed) throw new Error("connection lost during the handshake");
     this.#opened = true;
   }
 
@@ -162,9 +184,9 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   }
 
   /**
-   * Sends a message (a string is sent as text, bytes as binary). Resolves at once unless the
-   * outgoing queue is over its limit, then when it has drained: await it to respect
-   * backpressure. Messages sent after the closing handshake began are dropped.
+   * Sends a message (a string is sent as text, bytes as binary). Resolves at once unless more
+   * than maxBackpressure bytes are queued, then once they have drained: await it. Messages sent
+   * after the closing handshake began are dropped.
    */
   send(message: Message | string | Uint8Array): Promise<void> {
     const m = message instanceof Message
@@ -179,9 +201,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     // Batch only while the application handles what the last read brought (the next call to
     // next() writes the batch); otherwise, a send from a timer say, write now.
     if (!this.#delivering || s.outboxBytes >= FLUSH_BYTES) this.#flush();
-    const room = this.#writer.desiredSize;
-    if (room !== null && room <= 0) return this.#writer.ready.catch(ignore);
-    return RESOLVED;
+    return this.#queuedBytes > this.#options.maxBackpressure ? this.#waitDrained() : RESOLVED;
   }
 
   /** Sends a ping (for keepalive); its pong is ignored. */
@@ -189,10 +209,17 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     if (this.#opened && this.#session.ping(payload)) this.#flush();
   }
 
-  /** True while the outgoing queue is full, so that the connection is not being read. */
-  get backpressured(): boolean {
-    const room = this.#writer.desiredSize;
-    return room !== null && room <= 0;
+  /** Starts the closing handshake and resolves when the connection is CLOSED. */
+  close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
+    if (!this.#opened) {
+      this.#session.abort();
+      this.#finish();
+      return this.#closed.promise;
+    }
+    this.#session.close(code, reason);
+    this.#flush();
+    this.#drain();
+    return this.#closed.promise;
   }
 
   /**
@@ -231,48 +258,46 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       this.#session.close(CloseCode.GoingAway, "ping timeout");
       this.#flush();
       this.#session.abort();
-      this.#shut();
+      this.#transport.close();
     }
   }
 
-  /** Starts the closing handshake and resolves when the connection is CLOSED. */
-  close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
-    if (!this.#opened) {
-      this.#session.abort();
-      return this.#finish().then(() => this.#closed.promise);
-    }
-    this.#session.close(code, reason);
-    this.#flush();
-    this.#drain();
-    return this.#closed.promise;
-  }
-
-  // Reads one chunk and feeds it to the session; false at end of input. Shared, so that an
-  // iterating application and a background close never read at the same time.
+  // Reads one chunk and feeds it through the decoder to the session; false at end of input.
+  // Shared, so that an iterating application and a background close never read at once.
   #pump(): Promise<boolean> {
-    return this.#pumping ??= this.#readOnce().finally(() => this.#pumping = null);
+    return this.#pumping ??= this.#readOnce();
   }
 
   async #readOnce(): Promise<boolean> {
-    if (this.#session.state === "CLOSING") this.#armCloseTimer();
-    let r: ReadableStreamReadResult<DecodedChunk>;
     try {
-      r = await this.#reader.read();
-    } catch {
-      r = { done: true, value: undefined };
+      return await this.#readChunk();
+    } finally {
+      this.#pumping = null;
     }
-    if (r.done) {
-      this.#session.abort();
+  }
+
+  async #readChunk(): Promise<boolean> {
+    const s = this.#session;
+    if (s.state === "CLOSING") this.#armCloseTimer();
+    // Backpressure: while too much waits to be written, do not read (so the peer's sending
+    // stalls in TCP instead of growing our memory).
+    if (this.#queuedBytes > this.#options.maxBackpressure) await this.#waitDrained();
+    const chunk = await this.#transport.read();
+    if (chunk === null || this.#writeFailed) {
+      s.abort();
       return false;
     }
     this.#reads++;
-    const chunk = r.value;
-    if (chunk instanceof ProtocolError) {
-      this.#session.fail(chunk, true);
-    } else {
-      if (this.onFrames !== null) this.onFrames(chunk);
-      this.#session.receive(chunk);
+    const decoded = this.#decoderOut.read();
+    this.#decoderIn.write(chunk).catch(ignore);
+    const r = await decoded;
+    if (r.done) return false;
+    const { frames, error } = r.value;
+    if (frames.length > 0) {
+      if (this.onFrames !== null) this.onFrames(frames);
+      s.receive(frames);
     }
+    if (error !== null) s.fail(error, true);
     return true;
   }
 
@@ -287,26 +312,89 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     await this.#finish();
   }
 
-  // Hands the session's pending frames to the encoder. After a close frame nothing more can
-  // follow, so the writer is closed behind it: the sink then flushes and, when the peer's byte
-  // stream is broken, half-closes so that the peer sees our close frame and then EOF.
+  // Hands the session's pending frames to the encoder; its output joins the write queue.
   #flush(): void {
-    const frames = this.#session.takeOutbox();
-    if (frames !== null && !this.#writerClosed) {
-      this.#writer.write(frames).catch(ignore);
+    const s = this.#session;
+    const frames = s.takeOutbox();
+    if (frames === null || this.#writeFailed) return;
+    if (s.state !== "OPEN") this.#closeFlushed = true;
+    let size = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const n = frames[i].payload.length;
+      size += headerLength(n) + n;
     }
-    if (this.#session.state !== "OPEN" && !this.#writerClosed) {
-      this.#writerClosed = true;
-      this.#writer.close().then(() => this.#afterLastWrite(), ignore);
+    this.#queuedBytes += size;
+    const encoded = this.#encoderOut.read();
+    this.#encoderIn.write(frames).catch(ignore);
+    encoded.then(this.#onEncoded, ignore);
+  }
+
+  #onEncoded = (r: ReadableStreamReadResult<Uint8Array[]>): void => {
+    if (!r.done) this.#enqueue(r.value);
+  };
+
+  #enqueue(chunks: Uint8Array[]): void {
+    if (this.#writeFailed) return;
+    for (let i = 0; i < chunks.length; i++) this.#queue.push(chunks[i]);
+    if (!this.#writing) this.#writeLoop();
+  }
+
+  // Writes the queue in order, merging small chunks that wait together into one write.
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    const q = this.#queue;
+    try {
+      while (q.length > 0) {
+        let chunk = q[0];
+        let take = 1;
+        if (q.length > 1 && chunk.length < MERGE_LIMIT) {
+          let size = chunk.length;
+          while (take < q.length && q[take].length < MERGE_LIMIT) size += q[take++].length;
+          if (take > 1) {
+            chunk = new Uint8Array(size);
+            for (let i = 0, at = 0; i < take; at += q[i].length, i++) chunk.set(q[i], at);
+          }
+        }
+        q.splice(0, take);
+        let done = await this.#transport.write(chunk);
+        while (done < chunk.length) done += await this.#transport.write(chunk.subarray(done));
+        this.#queuedBytes -= chunk.length;
+        if (this.#drained !== null && this.#queuedBytes <= this.#options.maxBackpressure) {
+          this.#drained.resolve();
+          this.#drained = null;
+        }
+      }
+    } catch {
+      // The peer is gone: nothing more can be written, and nothing more will be read.
+      this.#writeFailed = true;
+      q.length = 0;
+      this.#queuedBytes = 0;
+      this.#session.abort();
+      this.#transport.close();
+    }
+    this.#writing = false;
+    this.#drained?.resolve();
+    this.#drained = null;
+    if (this.#queuedBytes === 0) {
+      this.#idle?.resolve();
+      this.#idle = null;
+      // After a framing error the peer's bytes are meaningless: follow our close frame with FIN
+      // so that the peer sees the close and then the end of the stream.
+      if (this.#closeFlushed && this.#session.brokenInput && !this.#halfClosed) {
+        this.#halfClosed = true;
+        this.#transport.closeWrite().catch(ignore);
+      }
     }
   }
 
-  async #afterLastWrite(): Promise<void> {
-    await this.#pipe;
-    if (this.#session.brokenInput && this.#session.state !== "CLOSED") {
-      try {
-        await this.#transport.closeWrite();
-      } catch { /* already closed */ }
+  #waitDrained(): Promise<void> {
+    return (this.#drained ??= Promise.withResolvers()).promise;
+  }
+
+  // Resolves once every flushed byte has been written (or writing failed).
+  async #whenWritten(): Promise<void> {
+    while (this.#queuedBytes > 0 && !this.#writeFailed) {
+      await (this.#idle ??= Promise.withResolvers()).promise;
     }
   }
 
@@ -314,14 +402,8 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     if (this.#closeTimer !== undefined) return;
     this.#closeTimer = setTimeout(() => {
       this.#session.abort();
-      this.#shut();
-    }, this.#options.closeTimeoutMs);
-  }
-
-  #shut(): void {
-    try {
       this.#transport.close();
-    } catch { /* already closed */ }
+    }, this.#options.closeTimeoutMs);
   }
 
   #finish(): Promise<void> {
@@ -330,11 +412,12 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       // Let queued frames (our close reply above all) reach the socket, but not for longer
       // than the close timeout: a peer that does not read must not hold us.
       this.#armCloseTimer();
-      await this.#pipe;
+      await this.#whenWritten();
       clearTimeout(this.#closeTimer);
       clearTimeout(this.#graceTimer);
-      this.#shut();
-      await this.#reader.cancel().catch(ignore);
+      this.#transport.close();
+      this.#decoderIn.close().catch(ignore);
+      this.#encoderIn.close().catch(ignore);
       const s = this.#session;
       this.#closed.resolve({ code: s.closeCode, reason: s.closeReason, clean: s.cleanClose });
     })();

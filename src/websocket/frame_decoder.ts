@@ -189,29 +189,31 @@ function headerSize(buf: Uint8Array, at: number, have: number): number {
   return (len === 126 ? 4 : len === 127 ? 10 : 2) + mask;
 }
 
-/** A batch of frames decoded from one chunk, or the protocol error that ended decoding. */
-export type DecodedChunk = Frame[] | ProtocolError;
+/** What one chunk of bytes decoded to: the frames it completed, and the error that ended it. */
+export interface DecodedChunk {
+  frames: Frame[];
+  error: ProtocolError | null;
+}
 
 /**
- * Web Streams shell around FrameParser: one chunk of bytes in, one array of the frames it
- * completed out (batched so that a read carrying many frames costs one stream hop). A protocol
- * error is passed on as a final ProtocolError chunk, after the frames that preceded it.
+ * Web Streams shell around FrameParser: each chunk of bytes in gives exactly one DecodedChunk
+ * out (batched, so that a read carrying many frames costs one stream hop, and never none, so
+ * that a reader waiting on its output always gets an answer). After an error, chunks decode to
+ * nothing.
  */
 export class FrameDecoder extends TransformStream<Uint8Array, DecodedChunk> {
   constructor(limits: DecoderLimits) {
     const parser = new FrameParser(limits);
     super({
       transform(chunk, controller) {
-        if (parser.failed) return;
         const frames: Frame[] = [];
+        let error: ProtocolError | null = null;
         try {
           parser.push(chunk, frames);
         } catch (err) {
-          if (frames.length > 0) controller.enqueue(frames);
-          controller.enqueue(err as ProtocolError);
-          return;
+          error = err as ProtocolError;
         }
-        if (frames.length > 0) controller.enqueue(frames);
+        controller.enqueue({ frames, error });
       },
     });
   }

@@ -1,6 +1,10 @@
 // Frames → bytes (RFC 6455 §5.2), coalescing small frames so that a batch costs one write.
 
 import type { OutFrame } from "./frame.ts";
+import { SlabAllocator } from "./slab.ts";
+
+// Output buffers for coalesced frames (shared by every connection of this isolate).
+const slabs = new SlabAllocator();
 
 // A payload at least this large is passed on as its own chunk (a view, not copied); smaller
 // ones are copied into the shared write buffer, which is cheaper than an extra write.
@@ -64,7 +68,7 @@ export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
       }
       size += len;
     }
-    const buf = new Uint8Array(size);
+    const buf = slabs.alloc(size);
     let at = 0;
     for (let i = start; i < end; i++) {
       const f = frames[i];
@@ -82,21 +86,15 @@ export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
 }
 
 /**
- * Web Streams shell around encodeFrames: a batch of frames in, its byte chunks out. Batches
- * queue on its writable side up to `highWaterMark` payload bytes before writers see backpressure.
+ * Web Streams shell around encodeFrames: a batch of frames in, the batch's byte chunks out (one
+ * array per batch, to be written in order).
  */
-export class FrameEncoder extends TransformStream<OutFrame[], Uint8Array> {
-  constructor(highWaterMark = 1) {
+export class FrameEncoder extends TransformStream<OutFrame[], Uint8Array[]> {
+  constructor() {
     super({
       transform(frames, controller) {
-        for (const chunk of encodeFrames(frames)) controller.enqueue(chunk);
+        controller.enqueue(encodeFrames(frames));
       },
-    }, { highWaterMark, size: batchBytes });
+    });
   }
-}
-
-function batchBytes(frames: readonly OutFrame[]): number {
-  let n = 0;
-  for (let i = 0; i < frames.length; i++) n += frames[i].payload.length + 2;
-  return n;
 }
