@@ -71,7 +71,7 @@ export class Server {
   readonly #conns = new Set<Deno.TcpConn>();
   readonly #perIp = new Map<string, number>();
   readonly #sockets = new Set<WebSocketConnection>();
-  readonly #tasks = new Set<Promise<void>>();
+  readonly #tasks = new Map<Deno.TcpConn, Promise<void>>();
   readonly metrics = new Metrics();
   #accepting: Promise<void> = Promise.resolve();
   #sweep: ReturnType<typeof setInterval> | undefined;
@@ -172,7 +172,7 @@ export class Server {
     } catch { /* already closed */ }
     await this.#accepting;
     for (const conn of this.#conns) closeQuietly(conn);
-    await Promise.all(this.#tasks);
+    await Promise.all(this.#tasks.values());
   }
 
   async #acceptLoop(): Promise<void> {
@@ -185,8 +185,7 @@ export class Server {
         continue; // e.g. EMFILE: keep serving the connections we have
       }
       this.metrics.connectionsTotal++;
-      const task = this.#handle(conn).finally(() => this.#tasks.delete(task));
-      this.#tasks.add(task);
+      this.#tasks.set(conn, this.#handle(conn));
     }
   }
 
@@ -211,26 +210,18 @@ export class Server {
         clearTimeout(timer);
         return await this.#refuse(conn, reader, "max_per_ip", busy("too many connections"));
       }
-      const parser = new RequestHeadParser(this.#options.head);
-      let head: RequestHead | null = null;
-      try {
-        while (head === null) {
-          const chunk = await reader.read();
-          if (chunk === null) return;
-          head = parser.push(chunk);
-        }
-      } catch (err) {
-        if (!(err instanceof HttpError)) throw err;
-        clearTimeout(timer);
+      const read = await readHead(reader, this.#options.head);
+      clearTimeout(timer);
+      if (read === null) return;
+      if (read instanceof HttpError) {
         return await this.#refuse(
           conn,
           reader,
-          `http_${err.status}`,
-          textResponse(err.status, err.message),
+          `http_${read.status}`,
+          textResponse(read.status, read.message),
         );
       }
-      clearTimeout(timer);
-      await this.#route(conn, reader, head, parser.rest);
+      await this.#route(conn, reader, read.head, read.rest);
     } catch {
       // A reset, a timeout closing the socket under a read, a failed write: this connection
       // is over, and nothing of it reaches the others.
@@ -238,13 +229,16 @@ export class Server {
       clearTimeout(timer);
       closeQuietly(conn);
       this.#conns.delete(conn);
+      this.#tasks.delete(conn);
       const left = this.#perIp.get(ip)! - 1;
       if (left === 0) this.#perIp.delete(ip);
       else this.#perIp.set(ip, left);
     }
   }
 
-  async #route(
+  // Not async: it only picks the handler, and a suspended frame would be parked on every
+  // open connection.
+  #route(
     conn: Deno.TcpConn,
     reader: SlabReader,
     head: RequestHead,
@@ -254,12 +248,12 @@ export class Server {
     const app = this.#routes.websocket[path];
     const page = this.#routes.http[path];
     if (app === undefined && page === undefined) {
-      return await this.#refuse(conn, reader, "not_found", textResponse(404, "not found"));
+      return this.#refuse(conn, reader, "not_found", textResponse(404, "not found"));
     }
     const isGet = head.method === "GET";
     if (!isGet && !(head.method === "HEAD" && page !== undefined)) {
       const allow = page !== undefined ? "GET, HEAD" : "GET";
-      return await this.#refuse(
+      return this.#refuse(
         conn,
         reader,
         "method",
@@ -268,12 +262,12 @@ export class Server {
     }
     if (app !== undefined && isUpgradeRequest(head)) {
       if (this.#draining) {
-        return await this.#refuse(conn, reader, "draining", busy("server is shutting down"));
+        return this.#refuse(conn, reader, "draining", busy("server is shutting down"));
       }
-      return await this.#upgrade(conn, reader, rest, head, app);
+      return this.#upgrade(conn, reader, rest, head, app);
     }
     if (page === undefined) {
-      return await this.#refuse(
+      return this.#refuse(
         conn,
         reader,
         "not_websocket",
@@ -282,7 +276,7 @@ export class Server {
     }
     const res = page(head, this);
     if (head.method === "HEAD") res.omitBody = true;
-    await this.#respond(conn, reader, res);
+    return this.#respond(conn, reader, res);
   }
 
   async #upgrade(
@@ -370,6 +364,27 @@ export class Server {
     } finally {
       clearTimeout(linger);
     }
+  }
+}
+
+// Reads until the request head is complete: the head and the bytes after it, the HttpError
+// that refuses it, or null at end of input. (A function of its own so that the parser and its
+// buffer are garbage once the head is read, not parked with every open connection.)
+async function readHead(
+  reader: SlabReader,
+  limits: HeadLimits,
+): Promise<{ head: RequestHead; rest: Uint8Array } | HttpError | null> {
+  const parser = new RequestHeadParser(limits);
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk === null) return null;
+      const head = parser.push(chunk);
+      if (head !== null) return { head, rest: parser.rest };
+    }
+  } catch (err) {
+    if (err instanceof HttpError) return err;
+    throw err;
   }
 }
 

@@ -8,9 +8,9 @@ import type { Transport } from "../websocket/connection.ts";
 // the reader then owns (the decoder unmasks in place and payloads travel on as views), so no
 // byte is copied out of the read buffer and no buffer is reused under a live view. An idle
 // connection parks only a small slab; one that fills its reads moves up to larger ones.
-const SMALL_SLAB = 2 * 1024;
+const SMALL_SLAB = 1024;
 const LARGE_SLAB = 256 * 1024;
-const MIN_READ = 512; // a tail smaller than this is abandoned for a fresh slab
+const MIN_READ = 256; // a tail smaller than this is abandoned for a fresh slab
 
 /** The part of a Deno.Conn the transport needs (so that tests can stand in for it). */
 export interface ByteConn {

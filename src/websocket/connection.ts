@@ -67,10 +67,12 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   readonly #session: Session;
   readonly #transport: Transport;
   readonly #options: ConnectionOptions;
-  readonly #decoderIn: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #decoderOut: ReadableStreamDefaultReader<DecodedChunk>;
-  readonly #encoderIn: WritableStreamDefaultWriter<OutFrame[]>;
-  readonly #encoderOut: ReadableStreamDefaultReader<Uint8Array[]>;
+  // The decoder and encoder streams are made when the first bytes arrive or leave: a stream
+  // pair holds ~4.5 KB of heap, too much to park on every idle connection.
+  #decoderIn: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #decoderOut: ReadableStreamDefaultReader<DecodedChunk> | null = null;
+  #encoderIn: WritableStreamDefaultWriter<OutFrame[]> | null = null;
+  #encoderOut: ReadableStreamDefaultReader<Uint8Array[]> | null = null;
   #opened = false;
   #delivering = false; // the application holds a message from the last read
   #pumping: Promise<boolean> | null = null;
@@ -115,14 +117,6 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     this.#options = options;
     this.handshake = handshake;
     this.#session = new Session({ maxMessageSize: options.maxMessageSize });
-    // The two TransformStreams are driven directly: a read is always requested before the
-    // write that answers it, so each transform runs at once, one stream hop per chunk.
-    const decoder = new FrameDecoder({ maxFrameSize: options.maxMessageSize });
-    this.#decoderIn = decoder.writable.getWriter();
-    this.#decoderOut = decoder.readable.getReader();
-    const encoder = new FrameEncoder();
-    this.#encoderIn = encoder.writable.getWriter();
-    this.#encoderOut = encoder.readable.getReader();
   }
 
   /** CONNECTING until open() has written the 101 response, then as the session says. */
@@ -265,40 +259,44 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   // Reads one chunk and feeds it through the decoder to the session; false at end of input.
   // Shared, so that an iterating application and a background close never read at once.
   #pump(): Promise<boolean> {
-    return this.#pumping ??= this.#readOnce();
+    return this.#pumping ??= this.#readChunk();
   }
 
-  async #readOnce(): Promise<boolean> {
+  // (One async function, not two: every suspended frame is parked on every idle connection.)
+  async #readChunk(): Promise<boolean> {
     try {
-      return await this.#readChunk();
+      const s = this.#session;
+      if (s.state === "CLOSING") this.#armCloseTimer();
+      // Backpressure: while too much waits to be written, do not read (so the peer's sending
+      // stalls in TCP instead of growing our memory).
+      if (this.#queuedBytes > this.#options.maxBackpressure) await this.#waitDrained();
+      const chunk = await this.#transport.read();
+      if (chunk === null || this.#writeFailed) {
+        s.abort();
+        return false;
+      }
+      this.#reads++;
+      // The TransformStreams are driven directly: the read is requested before the write that
+      // answers it, so the transform runs at once and a chunk costs one stream hop.
+      if (this.#decoderIn === null) {
+        const decoder = new FrameDecoder({ maxFrameSize: this.#options.maxMessageSize });
+        this.#decoderIn = decoder.writable.getWriter();
+        this.#decoderOut = decoder.readable.getReader();
+      }
+      const decoded = this.#decoderOut!.read();
+      this.#decoderIn.write(chunk).catch(ignore);
+      const r = await decoded;
+      if (r.done) return false;
+      const { frames, error } = r.value;
+      if (frames.length > 0) {
+        if (this.onFrames !== null) this.onFrames(frames);
+        s.receive(frames);
+      }
+      if (error !== null) s.fail(error, true);
+      return true;
     } finally {
       this.#pumping = null;
     }
-  }
-
-  async #readChunk(): Promise<boolean> {
-    const s = this.#session;
-    if (s.state === "CLOSING") this.#armCloseTimer();
-    // Backpressure: while too much waits to be written, do not read (so the peer's sending
-    // stalls in TCP instead of growing our memory).
-    if (this.#queuedBytes > this.#options.maxBackpressure) await this.#waitDrained();
-    const chunk = await this.#transport.read();
-    if (chunk === null || this.#writeFailed) {
-      s.abort();
-      return false;
-    }
-    this.#reads++;
-    const decoded = this.#decoderOut.read();
-    this.#decoderIn.write(chunk).catch(ignore);
-    const r = await decoded;
-    if (r.done) return false;
-    const { frames, error } = r.value;
-    if (frames.length > 0) {
-      if (this.onFrames !== null) this.onFrames(frames);
-      s.receive(frames);
-    }
-    if (error !== null) s.fail(error, true);
-    return true;
   }
 
   // Keeps reading after the application stopped, until the peer's close arrives (or TCP ends).
@@ -324,7 +322,12 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       size += headerLength(n) + n;
     }
     this.#queuedBytes += size;
-    const encoded = this.#encoderOut.read();
+    if (this.#encoderIn === null) {
+      const encoder = new FrameEncoder();
+      this.#encoderIn = encoder.writable.getWriter();
+      this.#encoderOut = encoder.readable.getReader();
+    }
+    const encoded = this.#encoderOut!.read();
     this.#encoderIn.write(frames).catch(ignore);
     encoded.then(this.#onEncoded, ignore);
   }
@@ -416,8 +419,8 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       clearTimeout(this.#closeTimer);
       clearTimeout(this.#graceTimer);
       this.#transport.close();
-      this.#decoderIn.close().catch(ignore);
-      this.#encoderIn.close().catch(ignore);
+      this.#decoderIn?.close().catch(ignore);
+      this.#encoderIn?.close().catch(ignore);
       const s = this.#session;
       this.#closed.resolve({ code: s.closeCode, reason: s.closeReason, clean: s.cleanClose });
     })();
