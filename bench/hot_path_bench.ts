@@ -254,6 +254,21 @@ Deno.bench({
   },
 });
 
+const smallPayloads = Array.from(
+  { length: SMALL_FRAMES },
+  (_, f) => plainPayload(f, SMALL_PAYLOAD),
+);
+
+Deno.bench({
+  name: NAMES.smallIsValid,
+  group: "utf8-small",
+  fn() {
+    for (let i = 0; i < smallPayloads.length; i++) {
+      if (!isValidUtf8(smallPayloads[i])) throw new Error("invalid");
+    }
+  },
+});
+
 // ---- encode -----------------------------------------------------------------------------------
 
 Deno.bench({

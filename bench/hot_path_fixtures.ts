@@ -115,6 +115,7 @@ export const NAMES = {
   mixedTextDecoder: "utf8-mixed: TextDecoder fatal 1 MiB (native reference)",
   mixedValidator: "utf8-mixed: Utf8Validator.push 1 MiB",
   mixedIsValid: "utf8-mixed: isValidUtf8 1 MiB",
+  smallIsValid: "utf8-small: isValidUtf8 on 1000 x 20 B ASCII payloads (S1's messages)",
   encode: "encode: encodeFrames, 1000 x 20 B frames into one chunk",
   encodeLarge: "encode: encodeFrames, 16 x 16 KiB frames",
 } as const;
@@ -145,6 +146,7 @@ export const UNITS: Record<string, Units> = {
   [NAMES.mixedTextDecoder]: { bytes: mixedUtf8Bytes(MIB).length },
   [NAMES.mixedValidator]: { bytes: mixedUtf8Bytes(MIB).length },
   [NAMES.mixedIsValid]: { bytes: mixedUtf8Bytes(MIB).length },
+  [NAMES.smallIsValid]: { bytes: SMALL_FRAMES * SMALL_PAYLOAD, frames: SMALL_FRAMES },
   [NAMES.encode]: { bytes: SMALL_FRAMES * SMALL_PAYLOAD, frames: SMALL_FRAMES },
   [NAMES.encodeLarge]: { bytes: 16 * 16 * 1024, frames: 16 },
 };

@@ -85,6 +85,10 @@ trap 'exit 143' TERM
   echo "deno: $("$DENO" --version | head -1); wsload: $WSLOAD"
   echo "rounds $ROUNDS, ${DURATION}s + ${WARMUP}s warm-up; scenarios $SCENARIOS; refs $REFS"
   echo "server CPU $SERVER_CPU, load CPU $LOAD_CPU; logs in $OUT"
+  ncmp=$(tr ',' '\n' <<<"$CMP_SCEN" | grep -c . || true)
+  est=$((ncmp * ROUNDS * 2 * (DURATION + WARMUP + 1) * (DO_NATIVE + DO_RAW) + 12 * (DO_NATIVE + DO_RAW)))
+  [ "$DO_S5" = 0 ] || est=$((est + S5_ROUNDS * (1 + DO_NATIVE) * (S5_HOLD + 8)))
+  echo "expected duration: about $(((est + 59) / 60)) min"
 } >"$OUT/header.txt"
 cat "$OUT/header.txt"
 
@@ -104,9 +108,12 @@ compare() {
     -- "${WSECHO_CMD[@]}") >"$dir/compare.out" 2>&1 &
   local cpid=$!
   CMP_PGIDS+=("$cpid")
-  tail -n +1 -f --pid="$cpid" "$dir/compare.out" 2>/dev/null || true
+  # tail in the background: `wait` (unlike a foreground command) lets INT/TERM traps run at once
+  tail -n +1 -f --pid="$cpid" "$dir/compare.out" 2>/dev/null &
+  local tpid=$!
   local rc=0
   wait "$cpid" || rc=$?
+  wait "$tpid" 2>/dev/null || true
   case "$rc" in
     0) echo "(compare.sh: ok)" ;;
     1) echo "(compare.sh exit status 1: some run reported errors, see $dir)" ;;
