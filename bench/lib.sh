@@ -45,6 +45,8 @@ setup_commands() {
     --host 127.0.0.1 --port "{PORT}" --log-level warn "${extra[@]}")
   # shellcheck disable=SC2034
   NATIVE_CMD=("$DENO" run --allow-net "$BENCH_DIR/deno_native_echo.ts" "{PORT}")
+  # shellcheck disable=SC2034
+  TCP_FLOOR_CMD=("$DENO" run --allow-net "$BENCH_DIR/deno_tcp_echo.ts" "{PORT}" 1024)
 }
 
 BENCH_PGIDS=()
@@ -124,7 +126,8 @@ median() {
 minmax() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) print lo "-" hi; else print "-" }'; }
 
 # idle_run NAME PORT CONNS HOLD OUTDIR ROUND CMD... — a fresh server, N idle connections held
-# HOLD seconds by `wsload --connect-only`; appends one line to OUTDIR/idle.tsv:
+# HOLD seconds by `wsload --connect-only` (plus $IDLE_WSLOAD_EXTRA, e.g. --raw, when set);
+# appends one line to OUTDIR/idle.tsv:
 # name round rss_before_kb rss_held_kb bytes_per_conn established alive wsload_bytes_per_conn rc
 idle_run() {
   local name="$1" port="$2" conns="$3" hold="$4" out="$5" round="$6"
@@ -136,8 +139,10 @@ idle_run() {
   local before
   before=$(status_kb "$pid" VmRSS)
   local rc=0
+  local extra
+  read -ra extra <<<"${IDLE_WSLOAD_EXTRA:-}"
   timeout $((hold + 120)) taskset -c "$LOAD_CPU" "$WSLOAD" -p "$port" --connect-only -c "$conns" \
-    -d "$hold" --server-pid "$pid" >"$log.wsload.txt" 2>&1 || rc=$?
+    -d "$hold" --server-pid "$pid" "${extra[@]}" >"$log.wsload.txt" 2>&1 || rc=$?
   local line
   line=$(grep '^wsload mode=connect-only' "$log.wsload.txt" | tail -1)
   if ! kill -0 "$pid" 2>/dev/null; then
@@ -153,7 +158,7 @@ idle_run() {
     'BEGIN { if (a != "" && b != "" && b >= 0 && n > 0) printf "%.0f", (b - a) * 1024 / n; else print "-" }')
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "${before:--}" "${held:--}" "$per" \
     "${est:--}" "${alive:--}" "${theirs:--}" "$rc" >>"$out/idle.tsv"
-  printf '  %-12s round %s: VmRSS %s KiB before -> %s KiB held; %s B/conn (wsload: %s); established %s alive %s; rc %s\n' \
+  printf '  %-14s round %s: VmRSS %s KiB before -> %s KiB held; %s B/conn (wsload: %s); established %s alive %s; rc %s\n' \
     "$name" "$round" "${before:--}" "${held:--}" "$per" "${theirs:--}" "${est:--}" "${alive:--}" "$rc"
   if [ "$rc" -ne 0 ]; then
     grep -E 'first (failure|close)|errors:' "$log.wsload.txt" | sed 's/^/     | /'
@@ -170,6 +175,6 @@ idle_summary() {
   held=$(awk -F'\t' -v n="$n" '$1 == n { print $4 }' "$t" | median)
   est=$(awk -F'\t' -v n="$n" '$1 == n { print $6 }' "$t" | median)
   alive=$(awk -F'\t' -v n="$n" '$1 == n { print $7 }' "$t" | median)
-  printf '%-12s | %10s B/conn [%s] | VmRSS %s -> %s KiB | established %s, alive %s\n' \
+  printf '%-14s | %10s B/conn [%s] | VmRSS %s -> %s KiB | established %s, alive %s\n' \
     "$n" "$per" "$range" "$before" "$held" "$est" "$alive"
 }

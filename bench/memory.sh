@@ -10,14 +10,15 @@
 #     over the fresh server's RSS, the bytes queued in the kernel (ss Recv-Q + Send-Q, both ends),
 #     and whether the server still echoes afterwards. NOREAD_CLIENTS such clients run one after
 #     the other against the same server: growth that accumulates from one to the next is a leak.
-# Each part runs against wsecho and, with REF=1 (default), Deno's native WebSocket for reference.
+# Each part runs against wsecho and, with REF=1 (default), Deno's native WebSocket for reference;
+# (a) also against bench/deno_tcp_echo.ts (plain TCP, wsload --raw): the Deno per-connection floor.
 # Logs: bench/results/memory-<UTC time>/ (gitignored).
 #
 # usage: bash bench/memory.sh [--parts idle,noread]
 # env: PARTS (idle,noread), CONNS (10000), HOLD (10), ROUNDS (1, for idle), TOTAL (256m),
 #   MSG_SIZE (64k), STALL (5 s without write progress = stalled), CLIENT_TIMEOUT (120 s), REF (1),
 #   NOREAD_CLIENTS (3),
-#   PORT_BASE (9450: uses PORT_BASE..+29), SERVER_CPU (1), LOAD_CPU (0), WSLOAD_DIR, DENO,
+#   PORT_BASE (9450: uses PORT_BASE..+62), SERVER_CPU (1), LOAD_CPU (0), WSLOAD_DIR, DENO,
 #   WSECHO_ARGS (extra wsecho flags, e.g. '--max-backpressure 4m'), WSECHO_REV (commit to run)
 set -euo pipefail
 
@@ -174,7 +175,9 @@ for part in "${PS[@]}"; do
       for r in $(seq 1 "$ROUNDS"); do
         idle_run wsecho $((PORT_BASE + r)) "$CONNS" "$HOLD" "$OUT" "$r" "${WSECHO_CMD[@]}" || true
         if [ "$REF" = 1 ]; then
-          idle_run deno-native $((PORT_BASE + 10 + r)) "$CONNS" "$HOLD" "$OUT" "$r" "${NATIVE_CMD[@]}" || true
+          idle_run deno-native $((PORT_BASE + 20 + r)) "$CONNS" "$HOLD" "$OUT" "$r" "${NATIVE_CMD[@]}" || true
+          IDLE_WSLOAD_EXTRA=--raw idle_run deno-tcp-floor $((PORT_BASE + 40 + r)) "$CONNS" "$HOLD" "$OUT" \
+            "$r" "${TCP_FLOOR_CMD[@]}" || true
         fi
       done
       ;;
@@ -183,8 +186,8 @@ for part in "${PS[@]}"; do
       echo "== (b) one client sends $TOTAL in $MSG_SIZE binary messages and never reads" \
         "(stall = no write progress for ${STALL}s) =="
       : >"$OUT/noread.tsv"
-      noread_run wsecho $((PORT_BASE + 21)) "${WSECHO_CMD[@]}" || true
-      if [ "$REF" = 1 ]; then noread_run deno-native $((PORT_BASE + 22)) "${NATIVE_CMD[@]}" || true; fi
+      noread_run wsecho $((PORT_BASE + 61)) "${WSECHO_CMD[@]}" || true
+      if [ "$REF" = 1 ]; then noread_run deno-native $((PORT_BASE + 62)) "${NATIVE_CMD[@]}" || true; fi
       ;;
     *) echo "memory.sh: unknown part $part (idle, noread)" >&2; exit 2 ;;
   esac
@@ -197,6 +200,9 @@ done
     echo "(a) server RSS per idle connection ($CONNS held ${HOLD}s), median [min-max] over $ROUNDS round(s):"
     idle_summary "$OUT" wsecho
     [ "$REF" != 1 ] || idle_summary "$OUT" deno-native
+    [ "$REF" != 1 ] || idle_summary "$OUT" deno-tcp-floor
+    [ "$REF" != 1 ] || echo "deno-tcp-floor: plain TCP echo in Deno (wsload --raw), one pending 1 KiB read" \
+      "per connection: what any Deno server holds at least"
   fi
   if [ -s "$OUT/noread.tsv" ]; then
     echo "(b) client writing $TOTAL without reading:"
