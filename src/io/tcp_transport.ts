@@ -9,7 +9,8 @@ import type { Transport } from "../websocket/connection.ts";
 // byte is copied out of the read buffer and no buffer is reused under a live view. An idle
 // connection parks only a small slab; one that fills its reads moves up to larger ones.
 const SMALL_SLAB = 1024;
-const LARGE_SLAB = 256 * 1024;
+// (Kept below glibc's 128 KiB mmap threshold: larger ones are mapped and unmapped each time.)
+const LARGE_SLAB = 64 * 1024;
 const MIN_READ = 256; // a tail smaller than this is abandoned for a fresh slab
 
 /** The part of a Deno.Conn the transport needs (so that tests can stand in for it). */

@@ -5,6 +5,7 @@
 import type { RequestHead } from "../http/request_head.ts";
 import { CloseCode, type Frame, type OutFrame } from "./frame.ts";
 import { type DecodedChunk, FrameDecoder } from "./frame_decoder.ts";
+import { outputPool } from "./buffer_pool.ts";
 import { FrameEncoder, headerLength } from "./frame_encoder.ts";
 import { Message, Session, type State } from "./session.ts";
 
@@ -354,14 +355,16 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
           let size = chunk.length;
           while (take < q.length && q[take].length < MERGE_LIMIT) size += q[take++].length;
           if (take > 1) {
-            chunk = new Uint8Array(size);
+            chunk = outputPool.acquire(size);
             for (let i = 0, at = 0; i < take; at += q[i].length, i++) chunk.set(q[i], at);
           }
         }
-        q.splice(0, take);
+        const parts = q.splice(0, take);
         let done = await this.#transport.write(chunk);
         while (done < chunk.length) done += await this.#transport.write(chunk.subarray(done));
         this.#queuedBytes -= chunk.length;
+        for (let i = 0; i < parts.length; i++) outputPool.release(parts[i]);
+        if (take > 1) outputPool.release(chunk);
         if (this.#drained !== null && this.#queuedBytes <= this.#options.maxBackpressure) {
           this.#drained.resolve();
           this.#drained = null;

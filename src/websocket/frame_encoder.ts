@@ -1,10 +1,7 @@
 // Frames → bytes (RFC 6455 §5.2), coalescing small frames so that a batch costs one write.
 
 import type { OutFrame } from "./frame.ts";
-import { SlabAllocator } from "./slab.ts";
-
-// Output buffers for coalesced frames (shared by every connection of this isolate).
-const slabs = new SlabAllocator();
+import { outputPool } from "./buffer_pool.ts";
 
 // A payload at least this large is passed on as its own chunk (a view, not copied); smaller
 // ones are copied into the shared write buffer, which is cheaper than an extra write.
@@ -49,7 +46,8 @@ export function writeHeader(
 
 /**
  * Encodes `frames` in order into as few chunks as possible: consecutive small frames share one
- * buffer; a large payload follows its header as a separate view.
+ * buffer; a large payload follows its header as a separate view. The coalesced buffers come from
+ * `outputPool`: whoever writes them should release them afterwards.
  */
 export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
   const chunks: Uint8Array[] = [];
@@ -68,7 +66,7 @@ export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
       }
       size += len;
     }
-    const buf = slabs.alloc(size);
+    const buf = outputPool.acquire(size);
     let at = 0;
     for (let i = start; i < end; i++) {
       const f = frames[i];
