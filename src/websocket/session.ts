@@ -10,7 +10,7 @@ import {
   type OutFrame,
   ProtocolError,
 } from "./frame.ts";
-import { Utf8Validator } from "./utf8.ts";
+import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 
 /** Connection states (RFC 6455 §4.1, §7.1.3-4; the names of the browser API's readyState). */
 export type State = "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED";
@@ -49,7 +49,7 @@ export interface SessionLimits {
 type Control =
   | { kind: "ping"; payload: Uint8Array }
   | { kind: "close"; payload: Uint8Array }
-  | { kind: "fail"; code: number; reason: string };
+  | { kind: "fail"; code: number; reason: string; peerClosed: boolean };
 type Event = Message | Control;
 
 /**
@@ -116,11 +116,11 @@ export class Session {
   }
 
   /** Records a decoding failure: the connection is failed with the error's close code. */
-  fail(error: ProtocolError, brokenInput = false): void {
+  fail(error: ProtocolError, brokenInput = false, peerClosed = false): void {
     if (brokenInput) this.brokenInput = true;
     if (this.#inputDone) return;
     this.#inputDone = true;
-    this.#events.push({ kind: "fail", code: error.code, reason: error.message });
+    this.#events.push({ kind: "fail", code: error.code, reason: error.message, peerClosed });
   }
 
   /**
@@ -141,6 +141,8 @@ export class Session {
         this.#applyClose(ev.payload);
       } else if (this.#state === "OPEN") {
         this.#sendClose(ev.code, truncateReason(ev.reason));
+        // A malformed close frame from the peer was still its close: no reply will follow.
+        if (ev.peerClosed) this.#state = "CLOSED";
       }
     }
     events.length = 0;
@@ -227,18 +229,19 @@ export class Session {
       this.#events.push({ kind: "ping", payload: f.payload });
     } else if (f.opcode === Opcode.Close) {
       const p = f.payload;
-      this.#inputDone = true;
-      if (p.length === 1) return this.#failWith(CloseCode.ProtocolError, "1-byte close payload");
+      const bad = (code: number, reason: string) =>
+        this.fail(new ProtocolError(code, reason), false, true);
+      if (p.length === 1) return bad(CloseCode.ProtocolError, "1-byte close payload");
       if (p.length >= 2) {
         const code = (p[0] << 8) | p[1];
         if (!isValidCloseCode(code)) {
-          return this.#failWith(CloseCode.ProtocolError, `invalid close code ${code}`);
+          return bad(CloseCode.ProtocolError, `invalid close code ${code}`);
         }
-        const reasonOk = new Utf8Validator();
-        if (!reasonOk.push(p.subarray(2)) || !reasonOk.complete) {
-          return this.#failWith(CloseCode.InvalidPayload, "close reason is not UTF-8");
+        if (!isValidUtf8(p.subarray(2))) {
+          return bad(CloseCode.InvalidPayload, "close reason is not UTF-8");
         }
       }
+      this.#inputDone = true;
       this.#closeQueued = true;
       this.#events.push({ kind: "close", payload: p });
     }
