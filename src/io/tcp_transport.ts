@@ -33,6 +33,17 @@ export class SlabReader {
     this.#slab = new Uint8Array(SMALL_SLAB);
   }
 
+  /** Reads into `into` (a view of its start is returned); null at end of stream or failure. */
+  async readInto(into: Uint8Array): Promise<Uint8Array | null> {
+    let n: number | null;
+    try {
+      n = await this.#conn.read(into);
+    } catch {
+      n = null;
+    }
+    return n === null ? null : new Uint8Array(into.buffer, into.byteOffset, n);
+  }
+
   /** Reads the next chunk; null at end of stream (or when the socket fails). */
   async read(): Promise<Uint8Array | null> {
     if (this.#slab.length - this.#used < MIN_READ) {
@@ -63,8 +74,8 @@ export function tcpTransport(conn: ByteConn, reader: SlabReader, first: Uint8Arr
   let pending: Uint8Array | null = first.length > 0 ? first : null;
   let closed = false;
   return {
-    read() {
-      if (pending === null) return reader.read();
+    read(into) {
+      if (pending === null) return into === undefined ? reader.read() : reader.readInto(into);
       const chunk = pending;
       pending = null;
       return Promise.resolve(chunk);

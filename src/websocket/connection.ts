@@ -11,8 +11,11 @@ import { Message, Session, type State } from "./session.ts";
 
 /** The socket under a connection. */
 export interface Transport {
-  /** The next chunk of input, the caller's to keep; null at end of input. */
-  read(): Promise<Uint8Array | null>;
+  /**
+   * The next chunk of input, the caller's to keep; null at end of input. With `into`, the bytes
+   * are read into that buffer (the chunk is a view of its start).
+   */
+  read(into?: Uint8Array): Promise<Uint8Array | null>;
   /** Writes some of `bytes`; resolves with how many. Rejects when the socket is gone. */
   write(bytes: Uint8Array): Promise<number>;
   /** Sends FIN after the last byte written: the peer may still send. */
@@ -55,6 +58,8 @@ export interface CloseInfo {
 const FLUSH_BYTES = 64 * 1024;
 // Queued chunks smaller than this are merged into one write when several are waiting.
 const MERGE_LIMIT = 16 * 1024;
+// Payload still to come, at or above which a frame's bytes are read in place.
+const DIRECT_READ_MIN = 16 * 1024;
 const DONE: IteratorResult<Message> = { value: undefined, done: true };
 const RESOLVED = Promise.resolve();
 const ignore = () => {};
@@ -271,7 +276,9 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       // Backpressure: while too much waits to be written, do not read (so the peer's sending
       // stalls in TCP instead of growing our memory).
       if (this.#queuedBytes > this.#options.maxBackpressure) await this.#waitDrained();
-      const chunk = await this.#transport.read();
+      // In the middle of a large frame, read straight into the reassembly buffer.
+      const target = s.directReadTarget(DIRECT_READ_MIN);
+      const chunk = await this.#transport.read(target ?? undefined);
       if (chunk === null || this.#writeFailed) {
         s.abort();
         return false;

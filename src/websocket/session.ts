@@ -70,6 +70,7 @@ export class Session {
   #msgBuf: Uint8Array | null = null;
   #msgSize = 0;
   #msgSingle: Uint8Array | null = null; // whole message in one piece: passed on uncopied
+  #frameRemaining = 0; // payload bytes of the current data frame not yet received
   readonly #utf8 = new Utf8Validator();
 
   // Input is ignored after a close frame or a failure, except for the peer's close reply.
@@ -176,6 +177,17 @@ export class Session {
     this.#inputDone = true;
   }
 
+  /**
+   * Where the rest of the current data frame's payload belongs in the reassembly buffer, when at
+   * least `minBytes` of it are still to come: reading input straight into it saves the copy.
+   * Null otherwise (between frames, or when nothing is being reassembled).
+   */
+  directReadTarget(minBytes: number): Uint8Array | null {
+    const buf = this.#msgBuf;
+    if (this.#frameRemaining < minBytes || buf === null || this.#inputDone) return null;
+    return new Uint8Array(buf.buffer, buf.byteOffset + this.#msgSize, this.#frameRemaining);
+  }
+
   /** Takes the frames waiting to be written, or null. */
   takeOutbox(): OutFrame[] | null {
     if (this.#outbox.length === 0) return null;
@@ -271,6 +283,7 @@ export class Session {
       }
     }
     const piece = f.payload;
+    this.#frameRemaining = f.length - f.offset - piece.length;
     if (this.#msgOpcode === Opcode.Text && !this.#utf8.push(piece)) {
       return this.#failWith(CloseCode.InvalidPayload, "text message is not valid UTF-8");
     }
@@ -310,7 +323,10 @@ export class Session {
       if (buf !== null) next.set(buf.subarray(0, this.#msgSize));
       buf = this.#msgBuf = next;
     }
-    buf.set(piece, this.#msgSize);
+    // A piece read straight into place (see directReadTarget) is already there.
+    if (piece.buffer !== buf.buffer || piece.byteOffset !== buf.byteOffset + this.#msgSize) {
+      buf.set(piece, this.#msgSize);
+    }
     this.#msgSize = need;
   }
 
