@@ -17,6 +17,7 @@ export interface Config {
   maxConnectionsPerIp: number;
   maxBackpressure: number;
   allowedOrigins: string[];
+  protocols: string[];
   drainTimeoutMs: number;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   workers: number;
@@ -129,6 +130,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     "comma-separated Origin allow-list for upgrades (empty = any); others get 403",
   ),
   opt(
+    "protocols",
+    "--protocols",
+    "PROTOCOLS",
+    "",
+    list,
+    "subprotocols the server may select, in order of preference (empty = never select one)",
+  ),
+  opt(
     "drainTimeoutMs",
     "--drain-timeout",
     "DRAIN_TIMEOUT",
@@ -196,6 +205,10 @@ export function loadConfig(
       const where = given ? `${given.from}=${given.value}` : `default of ${o.flag}`;
       throw new ConfigError(`invalid ${where}: ${(err as Error).message}`);
     }
+  }
+  if ((config.workers as number) > 1 && config.port === 0) {
+    // Port 0 would give every worker a port of its own.
+    throw new ConfigError("--workers above 1 needs a fixed --port (not 0)");
   }
   return config as unknown as Config;
 }

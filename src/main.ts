@@ -25,9 +25,10 @@ function onSignals(drain: () => Promise<void>): void {
 
 async function runSingle(config: Config, log: Logger): Promise<void> {
   const server = startWsecho(config, await loadAssets(), { logger: log });
+  // Signal handlers first: whoever reads "listening" may send SIGTERM at once.
+  onSignals(() => server.drain(config.drainTimeoutMs));
   const { hostname, port } = server.addr;
   log.log("info", "listening", { url: `ws://${hostname}:${port}/`, workers: 1 });
-  onSignals(() => server.drain(config.drainTimeoutMs));
 }
 
 // Several workers (isolates on their own threads), each with its own listener on the same port
@@ -35,11 +36,26 @@ async function runSingle(config: Config, log: Logger): Promise<void> {
 async function runWorkers(config: Config, log: Logger): Promise<void> {
   const workers: Worker[] = [];
   const listening: Promise<void>[] = [];
+  let port = config.port;
+  onSignals(async () => {
+    await Promise.all(workers.map((w) =>
+      new Promise<void>((resolve) => {
+        w.onmessage = (e: MessageEvent<WorkerMessage>) => {
+          if (e.data.kind === "drained") resolve();
+        };
+        w.postMessage({ kind: "drain" } satisfies WorkerMessage);
+      })
+    ));
+    for (const w of workers) w.terminate();
+  });
   for (let i = 0; i < config.workers; i++) {
     const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
     const ready = Promise.withResolvers<void>();
     w.onmessage = (e: MessageEvent<WorkerMessage>) => {
-      if (e.data.kind === "listening") ready.resolve();
+      if (e.data.kind === "listening") {
+        port = e.data.port;
+        ready.resolve();
+      }
     };
     w.onerror = (e) => {
       log.log("error", "worker_failed", { worker: i, error: e.message });
@@ -51,19 +67,8 @@ async function runWorkers(config: Config, log: Logger): Promise<void> {
   }
   await Promise.all(listening);
   log.log("info", "listening", {
-    url: `ws://${config.host}:${config.port}/`,
+    url: `ws://${config.host}:${port}/`,
     workers: config.workers,
-  });
-  onSignals(async () => {
-    await Promise.all(workers.map((w) =>
-      new Promise<void>((resolve) => {
-        w.onmessage = (e: MessageEvent<WorkerMessage>) => {
-          if (e.data.kind === "drained") resolve();
-        };
-        w.postMessage({ kind: "drain" } satisfies WorkerMessage);
-      })
-    ));
-    for (const w of workers) w.terminate();
   });
 }
 

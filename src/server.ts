@@ -19,6 +19,7 @@ import {
   acceptKey,
   checkUpgrade,
   isUpgradeRequest,
+  selectProtocol,
   switchingProtocols,
 } from "./websocket/handshake.ts";
 
@@ -45,6 +46,8 @@ export interface ServerOptions extends ConnectionOptions {
   maxConnectionsPerIp: number;
   /** Origins allowed to upgrade; empty for any. Requests without Origin are not browsers. */
   allowedOrigins: readonly string[];
+  /** Subprotocols the server may select (the first one the client offers); empty for none. */
+  protocols: readonly string[];
   /** Idle time before a ping, and the wait for any reply after it; 0 turns keepalive off. */
   pingIntervalMs: number;
   pingTimeoutMs: number;
@@ -304,7 +307,9 @@ export class Server {
     const started = performance.now();
     this.#sockets.add(ws);
     try {
-      await ws.open(switchingProtocols(accept));
+      await ws.open(
+        switchingProtocols(accept, selectProtocol(check.protocols, this.#options.protocols)),
+      );
       try {
         await app(ws);
         await ws.close(CloseCode.Normal);

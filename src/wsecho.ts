@@ -58,6 +58,7 @@ export function startWsecho(
     maxConnections: config.maxConnections,
     maxConnectionsPerIp: config.maxConnectionsPerIp,
     allowedOrigins: config.allowedOrigins,
+    protocols: config.protocols,
     pingIntervalMs: config.pingIntervalMs,
     pingTimeoutMs: config.pingTimeoutMs,
     maxMessageSize: config.maxMessageSize,

@@ -102,7 +102,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   #seenReads = 0;
   #lastActive = 0;
   #pingSentAt = 0;
-  #goingAway: { code: number; reason: string } | null = null;
+  #goingAway: { code: number; reason: string; graceMs: number } | null = null;
 
   /** The handshake that opened this connection (absent in tests that build one by hand). */
   readonly handshake: HandshakeInfo | null;
@@ -165,10 +165,6 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         this.bytesIn += m.data.length;
         return { value: m, done: false };
       }
-      // Everything received so far has been handled: a pending shutdown closes now.
-      if (this.#goingAway !== null && s.state === "OPEN") {
-        s.close(this.#goingAway.code, this.#goingAway.reason);
-      }
       this.#flush();
       if (s.state === "CLOSED" || !(await this.#pump())) {
         await this.#finish();
@@ -223,17 +219,23 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   }
 
   /**
-   * Closes with `code` once the messages already received have been handled: at the next point
-   * where the connection would wait for input, or after `graceMs` if it is waiting already.
+   * Closes with `code` once what the peer has already sent has been echoed: when no input has
+   * arrived for `graceMs` (bytes still in the socket are read and handled first).
    */
   shutdown(code: number, reason: string, graceMs: number): Promise<CloseInfo> {
     if (this.#goingAway === null && this.state === "OPEN") {
-      this.#goingAway = { code, reason };
-      this.#graceTimer = setTimeout(() => {
-        if (this.#session.state === "OPEN") this.close(code, reason);
-      }, graceMs);
+      this.#goingAway = { code, reason, graceMs };
+      this.#armGrace();
     }
     return this.#closed.promise;
+  }
+
+  #armGrace(): void {
+    const g = this.#goingAway!;
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = setTimeout(() => {
+      if (this.#session.state === "OPEN") this.close(g.code, g.reason);
+    }, g.graceMs);
   }
 
   /**
@@ -255,10 +257,15 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         this.ping();
       }
     } else if (now - this.#pingSentAt >= timeoutMs) {
+      // The peer is gone or stuck: tell it why, but drop TCP as soon as that is written
+      // (or after the close timeout) instead of waiting for a reply.
       this.#session.close(CloseCode.GoingAway, "ping timeout");
       this.#flush();
-      this.#session.abort();
-      this.#transport.close();
+      this.#armCloseTimer();
+      this.#whenWritten().then(() => {
+        this.#session.abort();
+        this.#transport.close();
+      });
     }
   }
 
@@ -284,6 +291,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         return false;
       }
       this.#reads++;
+      if (this.#goingAway !== null) this.#armGrace(); // input still flowing: not quiet yet
       // The TransformStreams are driven directly: the read is requested before the write that
       // answers it, so the transform runs at once and a chunk costs one stream hop.
       if (this.#decoderIn === null) {
