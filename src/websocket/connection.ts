@@ -316,12 +316,17 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   }
 
   // Keeps reading after the application stopped, until the peer's close arrives (or TCP ends).
+  // Never rejects: it runs unawaited, and a rejection there would end the process.
   async #drain(): Promise<void> {
     const s = this.#session;
-    for (;;) {
-      while (s.next() !== null); // messages that crossed our close frame are dropped
-      this.#flush();
-      if (s.state === "CLOSED" || !(await this.#pump())) break;
+    try {
+      for (;;) {
+        while (s.next() !== null); // messages that crossed our close frame are dropped
+        this.#flush();
+        if (s.state === "CLOSED" || !(await this.#pump())) break;
+      }
+    } catch {
+      s.abort();
     }
     await this.#finish();
   }

@@ -30,7 +30,8 @@ export const MAX_CONTROL_PAYLOAD = 125;
 /**
  * What the decoder hands on: a whole frame, or one piece of a data frame whose payload spans
  * several reads. Pieces of one frame share the header fields; `offset` is where this piece starts
- * within the frame's payload and `end` marks the last piece. Control frames are always whole.
+ * within the frame's payload, `first` marks the first piece (passed on as soon as the header is
+ * complete) and `end` the last. Control frames are always whole.
  */
 export interface Frame {
   fin: boolean;
@@ -46,6 +47,8 @@ export interface Frame {
   /** This piece's payload, already unmasked. */
   payload: Uint8Array;
   offset: number;
+  /** True on a frame's first piece (which is empty when the header came without payload). */
+  first: boolean;
   end: boolean;
 }
 

@@ -40,6 +40,7 @@ export class FrameParser {
   #maskKey = 0;
   #headerLength = 0;
   #offset = 0;
+  #emitted = false; // the current frame's first piece has been passed on
 
   constructor(limits: DecoderLimits) {
     this.#maxFrameSize = limits.maxFrameSize;
@@ -82,7 +83,9 @@ export class FrameParser {
       pos += take;
       const offset = this.#offset;
       this.#offset += take;
-      if (take > 0 || remaining === 0) this.#emit(out, piece, offset);
+      // A frame's first piece is passed on even when empty (its header came without payload),
+      // so that limits on the whole message apply before the payload is waited for.
+      if (take > 0 || !this.#emitted) this.#emit(out, piece, offset);
     }
   }
 
@@ -98,8 +101,10 @@ export class FrameParser {
       headerLength: this.#headerLength,
       payload,
       offset,
+      first: !this.#emitted,
       end,
     });
+    this.#emitted = true;
     if (end) this.#inFrame = false;
   }
 
@@ -171,6 +176,7 @@ export class FrameParser {
     this.#length = len;
     this.#headerLength = size;
     this.#offset = 0;
+    this.#emitted = false;
     this.#inFrame = true;
     return size;
   }

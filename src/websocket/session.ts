@@ -185,6 +185,7 @@ export class Session {
   directReadTarget(minBytes: number): Uint8Array | null {
     const buf = this.#msgBuf;
     if (this.#frameRemaining < minBytes || buf === null || this.#inputDone) return null;
+    if (buf.length - this.#msgSize < this.#frameRemaining) return null;
     return new Uint8Array(buf.buffer, buf.byteOffset + this.#msgSize, this.#frameRemaining);
   }
 
@@ -262,7 +263,7 @@ export class Session {
 
   #receiveData(f: Frame): void {
     const op = f.opcode;
-    if (f.offset === 0) {
+    if (f.first) {
       if (op === Opcode.Continuation) {
         if (this.#msgOpcode === 0) {
           return this.#failWith(CloseCode.ProtocolError, "continuation frame with no message");
@@ -288,7 +289,7 @@ export class Session {
       return this.#failWith(CloseCode.InvalidPayload, "text message is not valid UTF-8");
     }
     const whole = f.fin && f.end;
-    if (whole && this.#msgSize === 0 && f.offset === 0) {
+    if (whole && this.#msgSize === 0 && f.first) {
       // Fast path: the whole message arrived as one piece.
       this.#msgSingle = piece;
     } else {
@@ -315,9 +316,11 @@ export class Session {
   // can be, and grown by doubling (never past the message limit) across fragments.
   #append(piece: Uint8Array, f: Frame): void {
     const need = this.#msgSize + piece.length;
+    // Room for the whole rest of this frame (its length is declared and already checked
+    // against the limit), so that the rest can also be read in place.
+    const atLeast = this.#msgSize + (f.length - f.offset);
     let buf = this.#msgBuf;
-    if (buf === null || buf.length < need) {
-      const atLeast = this.#msgSize + (f.length - f.offset);
+    if (buf === null || buf.length < atLeast) {
       const grown = Math.min(this.#maxMessage, Math.max(atLeast, (buf?.length ?? 0) * 2, 256));
       const next = new Uint8Array(grown);
       if (buf !== null) next.set(buf.subarray(0, this.#msgSize));

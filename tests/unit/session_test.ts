@@ -20,6 +20,7 @@ function f(opcode: number, payload: Uint8Array | string = "", fin = true): Frame
     headerLength: 6,
     payload: p,
     offset: 0,
+    first: true,
     end: true,
   };
 }
@@ -38,6 +39,7 @@ function pieces(opcode: number, payload: Uint8Array, cuts: number[], fin = true)
       headerLength: 8,
       payload: payload.subarray(start, end),
       offset: start,
+      first: start === 0,
       end: end === payload.length,
     });
     start = end;
