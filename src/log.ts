@@ -42,3 +42,18 @@ export class Logger {
 
 /** A logger that writes nothing (for tests and embedding). */
 export const silentLogger = new Logger("silent");
+
+/**
+ * Keeps a bug in one connection from ending the process serving all the others: unhandled
+ * rejections and uncaught errors are logged (level error) instead of being fatal.
+ */
+export function logInsteadOfCrashing(log: Logger): void {
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    log.log("error", "unhandled_rejection", { error: String(e.reason?.stack ?? e.reason) });
+  });
+  globalThis.addEventListener("error", (e) => {
+    e.preventDefault();
+    log.log("error", "uncaught_error", { error: String(e.error?.stack ?? e.message) });
+  });
+}

@@ -1,7 +1,7 @@
 // Entry point: flags and environment → Config → listening server(s) → graceful drain on signals.
 
 import { type Config, ConfigError, ENV_NAMES, helpText, loadConfig } from "./config.ts";
-import { Logger } from "./log.ts";
+import { Logger, logInsteadOfCrashing } from "./log.ts";
 import { loadAssets, startWsecho } from "./wsecho.ts";
 
 /** Messages between the main thread and a worker (see worker.ts). */
@@ -88,6 +88,7 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const log = new Logger(config.logLevel);
+  logInsteadOfCrashing(log);
   try {
     if (config.workers > 1) await runWorkers(config, log);
     else await runSingle(config, log);

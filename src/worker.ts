@@ -3,7 +3,7 @@
 /// <reference lib="deno.worker" />
 
 import type { Config } from "./config.ts";
-import { Logger } from "./log.ts";
+import { Logger, logInsteadOfCrashing } from "./log.ts";
 import type { WorkerMessage } from "./main.ts";
 import type { Server } from "./server.ts";
 import { loadAssets, startWsecho } from "./wsecho.ts";
@@ -16,6 +16,7 @@ self.onmessage = async (e: MessageEvent<WorkerMessage>) => {
   if (msg.kind === "start") {
     config = msg.config;
     const log = new Logger(config.logLevel, { worker: msg.worker });
+    logInsteadOfCrashing(log);
     server = startWsecho(config, await loadAssets(), {
       logger: log,
       worker: msg.worker,
