@@ -2,7 +2,7 @@
 // of RFC 6455), plus a fragmented message from the raw client.
 
 import assert from "node:assert/strict";
-import { closePayload, RawClient } from "../support/raw_client.ts";
+import { clientFrame, closePayload, RawClient } from "../support/raw_client.ts";
 import { withServer } from "../support/server.ts";
 
 const SHORT = { handshakeTimeoutMs: 2000, closeTimeoutMs: 500, pingIntervalMs: 0 };
@@ -207,6 +207,39 @@ Deno.test("client: a fragmented message from the raw client is echoed as one mes
       const close = await c.frame();
       assert.equal(close?.opcode, 8);
       assert.equal(await c.frame(), null);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("client: replies leave in the order their frames came (echo, pong, echo, close)", async () => {
+  await withServer(SHORT, async (port) => {
+    const c = await RawClient.open(port);
+    try {
+      const parts = [
+        clientFrame({ opcode: 1, payload: "one" }),
+        clientFrame({ opcode: 9, payload: "ping" }),
+        clientFrame({ opcode: 2, payload: new Uint8Array([2]) }),
+        clientFrame({ opcode: 8, payload: closePayload(1000, "bye") }),
+      ];
+      const wire = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        wire.set(p, at);
+        at += p.length;
+      }
+      await c.send(wire); // all in one write
+      const got: [number, string][] = [];
+      for (let f = await c.frame(); f !== null; f = await c.frame()) {
+        got.push([f.opcode, [...f.payload].join(",")]);
+      }
+      assert.deepEqual(got, [
+        [1, [...new TextEncoder().encode("one")].join(",")],
+        [10, [...new TextEncoder().encode("ping")].join(",")],
+        [2, "2"],
+        [8, [...closePayload(1000, "bye")].join(",")],
+      ]);
     } finally {
       c.close();
     }

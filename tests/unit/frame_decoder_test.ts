@@ -437,3 +437,50 @@ Deno.test("FrameDecoder stream: one DecodedChunk per input chunk, error reported
   await writer.close();
   assert.equal((await reader.read()).done, true);
 });
+
+Deno.test("decoder: a data frame's header alone gives an empty first piece at once", () => {
+  const payload = patterned(300);
+  const f = clientFrame({ opcode: 2, payload, fin: false, maskKey: KEY });
+  const hl = 4 + 4;
+  const p = new FrameParser({ maxFrameSize: LIMIT });
+  const out: Frame[] = [];
+  p.push(f.subarray(0, hl), out);
+  assert.equal(out.length, 1, "the header is passed on before any payload");
+  assert.deepEqual(
+    [out[0].first, out[0].offset, out[0].payload.length, out[0].end, out[0].length],
+    [true, 0, 0, false, 300],
+  );
+  p.push(f.subarray(hl, hl + 10), out);
+  p.push(f.subarray(hl + 10), out);
+  assert.deepEqual(out.map((x) => [x.first, x.offset, x.payload.length, x.end]), [
+    [true, 0, 0, false],
+    [false, 0, 10, false],
+    [false, 10, 290, true],
+  ]);
+  assert.deepEqual(joinPieces(out)[0].payload, payload);
+});
+
+Deno.test("decoder: exactly one piece of each frame is marked first, at every split point", () => {
+  for (let split = 0; split <= 700; split++) {
+    const stream = concat(SPECS.filter((s) => (s.payload?.length ?? 0) < 1000).map(clientFrame));
+    const frames = parseAll([stream.subarray(0, split), stream.subarray(split)]);
+    let open = false;
+    for (const f of frames) {
+      assert.equal(f.first, !open, `split ${split}: first flag`);
+      if (f.first) assert.equal(f.offset, 0);
+      open = !f.end;
+    }
+  }
+});
+
+Deno.test("decoder: a control frame's header alone gives nothing until its payload", () => {
+  const ping = clientFrame({ opcode: 9, payload: "abc", maskKey: KEY });
+  const p = new FrameParser({ maxFrameSize: LIMIT });
+  const out: Frame[] = [];
+  p.push(ping.subarray(0, 6), out);
+  assert.equal(out.length, 0);
+  p.push(ping.subarray(6), out);
+  assert.equal(out.length, 1);
+  assert.deepEqual([out[0].first, out[0].end], [true, true]);
+  assert.equal(new TextDecoder().decode(out[0].payload), "abc");
+});

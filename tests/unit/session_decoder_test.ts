@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { FrameParser } from "../../src/websocket/frame_decoder.ts";
-import type { Frame } from "../../src/websocket/frame.ts";
+import type { Frame, ProtocolError } from "../../src/websocket/frame.ts";
 import { type Message, Session } from "../../src/websocket/session.ts";
 import { clientFrame } from "../support/raw_client.ts";
 
@@ -205,4 +205,49 @@ Deno.test("session+decoder: directReadTarget never extends past its buffer", () 
     assert.equal(target.length, 40_000 - 10);
     assert.ok(target.byteOffset + target.length <= target.buffer.byteLength);
   }
+});
+
+/** Decodes `bytes` into `session` and returns the close code it then sends, if any. */
+function closeCodeAfter(session: Session, parser: FrameParser, bytes: Uint8Array): number | null {
+  const frames: Frame[] = [];
+  let error: ProtocolError | null = null;
+  try {
+    parser.push(bytes, frames);
+  } catch (err) {
+    error = err as ProtocolError;
+  }
+  session.receive(frames);
+  if (error !== null) session.fail(error, true);
+  while (session.next() !== null);
+  const out = session.takeOutbox() ?? [];
+  const close = out.find((o) => o.opcode === 8);
+  return close === undefined ? null : (close.payload[0] << 8) | close.payload[1];
+}
+
+Deno.test("session+decoder: 1009 for a fragment over the limit as soon as its header arrives", () => {
+  const session = new Session({ maxMessageSize: 1000 });
+  const parser = new FrameParser({ maxFrameSize: 1000 });
+  const first = clientFrame({ opcode: 2, payload: patterned(600), fin: false });
+  assert.equal(closeCodeAfter(session, parser, first), null);
+  // Only the header of a 600-byte continuation: 600 + 600 > 1000 is already known.
+  const second = clientFrame({ opcode: 0, payload: patterned(600), fin: true });
+  assert.equal(closeCodeAfter(session, parser, second.subarray(0, 8)), 1009);
+});
+
+Deno.test("session+decoder: 1002 for a stray continuation as soon as its header arrives", () => {
+  const session = new Session({ maxMessageSize: 1 << 20 });
+  const parser = new FrameParser({ maxFrameSize: 1 << 20 });
+  const stray = clientFrame({ opcode: 0, payload: patterned(5000), fin: true });
+  assert.equal(closeCodeAfter(session, parser, stray.subarray(0, 8)), 1002);
+});
+
+Deno.test("session+decoder: 1002 for a new message inside a fragmented one, from its header", () => {
+  const session = new Session({ maxMessageSize: 1 << 20 });
+  const parser = new FrameParser({ maxFrameSize: 1 << 20 });
+  assert.equal(
+    closeCodeAfter(session, parser, clientFrame({ opcode: 1, payload: "a", fin: false })),
+    null,
+  );
+  const text = clientFrame({ opcode: 1, payload: patterned(5000).fill(0x61) });
+  assert.equal(closeCodeAfter(session, parser, text.subarray(0, 8)), 1002);
 });
