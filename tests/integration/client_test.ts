@@ -245,3 +245,69 @@ Deno.test("client: replies leave in the order their frames came (echo, pong, ech
     }
   });
 });
+
+Deno.test("client: a 1 MiB message followed at once by close still comes back first", async () => {
+  await withServer(SHORT, async (port) => {
+    const c = await Client.open(port);
+    const data = patterned(1024 * 1024);
+    c.ws.send(data);
+    c.ws.close(4321, "after the big one");
+    const ev = await c.closed;
+    const got = await c.next();
+    assert.ok(got instanceof ArrayBuffer);
+    assert.equal(got.byteLength, data.length);
+    assert.ok(new Uint8Array(got).every((b, i) => b === data[i]), "intact");
+    assert.equal(ev.wasClean, true);
+    assert.equal(ev.code, 4321);
+    assert.equal(ev.reason, "after the big one");
+  });
+});
+
+Deno.test("client: a message followed by a TCP half-close is still echoed", async () => {
+  await withServer(SHORT, async (port) => {
+    const c = await RawClient.open(port);
+    try {
+      await c.sendFrame({ opcode: 1, payload: "then FIN" });
+      await c.sendFrame({ opcode: 2, payload: patterned(100_000) });
+      await c.conn.closeWrite(); // no close frame: the peer just stops sending
+      const first = await c.frame();
+      assert.equal(first?.opcode, 1);
+      assert.equal(new TextDecoder().decode(first!.payload), "then FIN");
+      const second = await c.frame();
+      assert.equal(second?.opcode, 2);
+      assert.equal(second!.payload.length, 100_000);
+      // Then the server ends the connection (with or without a close frame of its own).
+      const last = await c.frame();
+      if (last !== null) {
+        assert.equal(last.opcode, 8);
+        assert.equal(await c.frame(), null);
+      }
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("client: 12 concurrent clients each get exactly their own messages back", async () => {
+  await withServer(SHORT, async (port) => {
+    const sizes = [0, 3, 125, 126, 4000, 65_535, 65_536, 100_000];
+    await Promise.all(Array.from({ length: 12 }, async (_, id) => {
+      await withClient(port, async (c) => {
+        const sent: Uint8Array[] = [];
+        for (let k = 0; k < 24; k++) {
+          const data = patterned(sizes[(id + k) % sizes.length]).map((b) => b ^ id ^ k);
+          if (data.length > 0) data[0] = id;
+          sent.push(data);
+          c.ws.send(data);
+        }
+        for (let k = 0; k < sent.length; k++) {
+          const got = await c.next();
+          assert.ok(got instanceof ArrayBuffer);
+          const g = new Uint8Array(got);
+          assert.equal(g.length, sent[k].length, `client ${id} message ${k} length`);
+          assert.ok(g.every((b, i) => b === sent[k][i]), `client ${id} message ${k} intact`);
+        }
+      });
+    }));
+  });
+});
