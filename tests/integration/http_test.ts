@@ -129,6 +129,27 @@ Deno.test("http: upgrade with version 8 → 426 with Sec-WebSocket-Version: 13",
   });
 });
 
+Deno.test("http: HEAD with upgrade headers is not upgraded (RFC 6455 §4.2.1: GET only)", async () => {
+  await withServer(SHORT, async (port) => {
+    const c = await RawClient.connect(port);
+    const guard = hangGuard(c);
+    try {
+      await c.send(upgradeRequest("/").replace(/^GET /, "HEAD "));
+      const head = await c.reader.head();
+      assert.ok(head !== null, "the server closed without an answer");
+      const r = parseResponse(head);
+      assert.notEqual(r.status, 101, "a HEAD request must not switch protocols");
+      assert.equal(r.headers.has("sec-websocket-accept"), false);
+      // Whatever the status, a HEAD response has no body, and the server then closes.
+      assert.equal(await c.reader.rest(), "");
+      assert.equal(guard.fired(), false);
+    } finally {
+      guard.clear();
+      c.close();
+    }
+  });
+});
+
 Deno.test("http: upgrade with a bad key → 400", async () => {
   await withServer(SHORT, async (port) => {
     for (const key of ["short", "!!!!!!!!!!!!!!!!!!!!!!==", btoa("seventeen bytes!!")]) {
