@@ -311,3 +311,25 @@ Deno.test("client: 12 concurrent clients each get exactly their own messages bac
     }));
   });
 });
+
+Deno.test("client: frames before a framing error are echoed, then close 1002", async () => {
+  await withServer(SHORT, async (port) => {
+    const c = await RawClient.open(port);
+    try {
+      const good = clientFrame({ opcode: 1, payload: "before the fault" });
+      const bad = clientFrame({ opcode: 1, payload: "unmasked", mask: false });
+      const wire = new Uint8Array(good.length + bad.length);
+      wire.set(good);
+      wire.set(bad, good.length);
+      await c.send(wire);
+      const { code, before } = await c.closeCode();
+      assert.deepEqual(
+        before.map((f) => [f.opcode, new TextDecoder().decode(f.payload)]),
+        [[1, "before the fault"]],
+      );
+      assert.equal(code, 1002);
+    } finally {
+      c.close();
+    }
+  });
+});
