@@ -247,7 +247,7 @@ export class Server {
     head: RequestHead,
     rest: Uint8Array,
   ): Promise<void> {
-    const path = head.target.split("?", 1)[0];
+    const path = targetPath(head.target);
     const app = this.#routes.websocket[path];
     const page = this.#routes.http[path];
     if (app === undefined && page === undefined) {
@@ -263,7 +263,7 @@ export class Server {
         textResponse(405, "method not allowed", { Allow: allow }),
       );
     }
-    if (app !== undefined && isUpgradeRequest(head)) {
+    if (app !== undefined && isGet && isUpgradeRequest(head)) { // RFC 6455 §4.2.1: GET only
       if (this.#draining) {
         return this.#refuse(conn, reader, "draining", busy("server is shutting down"));
       }
@@ -391,6 +391,16 @@ async function readHead(
     if (err instanceof HttpError) return err;
     throw err;
   }
+}
+
+// The path of a request-target: origin form ("/p?q") or absolute form ("http://host/p?q").
+function targetPath(target: string): string {
+  let t = target;
+  if (!t.startsWith("/")) {
+    const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(t);
+    t = m === null ? t : m[1] === "" ? "/" : m[1];
+  }
+  return t.split("?", 1)[0];
 }
 
 function busy(message: string): HttpResponse {
