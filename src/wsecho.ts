@@ -2,6 +2,7 @@
 
 import type { Config } from "./config.ts";
 import { echo } from "./echo.ts";
+import { inspect } from "./inspect.ts";
 import type { HttpResponse } from "./http/response.ts";
 import type { Logger } from "./log.ts";
 import { type Routes, Server } from "./server.ts";
@@ -16,7 +17,7 @@ export async function loadAssets(): Promise<Assets> {
   return { indexHtml: await Deno.readFile(new URL("./static/index.html", import.meta.url)) };
 }
 
-/** The routes: the echo (and its page) at "/", health and metrics. */
+/** The routes: the echo (and its page) at "/", the inspecting echo, health and metrics. */
 export function routes(assets: Assets): Routes {
   const page: HttpResponse = {
     status: 200,
@@ -24,7 +25,7 @@ export function routes(assets: Assets): Routes {
     body: assets.indexHtml,
   };
   return {
-    websocket: { "/": echo },
+    websocket: { "/": echo, "/inspect": inspect },
     http: {
       "/": () => ({ ...page }),
       "/healthz": (_head, server) =>

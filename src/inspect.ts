@@ -1,0 +1,84 @@
+// The /inspect endpoint: the echo, plus a JSON report of every frame as it arrived on the wire
+// and, first of all, of the opening handshake's computation. It is what the page draws.
+
+import type { HandshakeInfo, WebSocketConnection } from "./websocket/connection.ts";
+import { type Frame, Opcode } from "./websocket/frame.ts";
+import { WEBSOCKET_GUID } from "./websocket/handshake.ts";
+import { applyMask } from "./websocket/mask.ts";
+
+/** Payload bytes shown per frame report (masked and unmasked); the rest is only counted. */
+export const INSPECT_PAYLOAD_BYTES = 32;
+
+/** Marks inspect reports, so that a client can tell them from echoes. */
+export const INSPECT_TAG = "inspect";
+
+const OPCODE_NAMES: Record<number, string> = {
+  [Opcode.Continuation]: "continuation",
+  [Opcode.Text]: "text",
+  [Opcode.Binary]: "binary",
+  [Opcode.Close]: "close",
+  [Opcode.Ping]: "ping",
+  [Opcode.Pong]: "pong",
+};
+
+/** Echoes every message like "/", and reports the handshake and every frame as JSON text. */
+export async function inspect(conn: WebSocketConnection): Promise<void> {
+  if (conn.handshake !== null) {
+    await conn.send(JSON.stringify(await handshakeReport(conn.handshake)));
+  }
+  // Reports go out as the frames are decoded, before the echo of the message they belong to.
+  conn.onFrames = (frames) => {
+    for (const f of frames) if (f.first) conn.send(JSON.stringify(frameReport(f)));
+  };
+  for await (const message of conn) await conn.send(message);
+}
+
+/** The handshake computation: key + GUID → SHA-1 → base64 = Sec-WebSocket-Accept. */
+export async function handshakeReport(h: Pick<HandshakeInfo, "key" | "accept">) {
+  const concatenated = h.key + WEBSOCKET_GUID;
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-1", new TextEncoder().encode(concatenated)),
+  );
+  return {
+    wsecho: INSPECT_TAG,
+    kind: "handshake",
+    key: h.key,
+    guid: WEBSOCKET_GUID,
+    concatenated,
+    sha1Hex: hex(digest),
+    accept: h.accept,
+  };
+}
+
+/** What one frame looked like on the wire (from its first piece). */
+export function frameReport(f: Frame) {
+  const extended = f.headerLength - 4 - 2; // 0, 2 or 8 bytes of extended length
+  const shown = f.payload.subarray(0, INSPECT_PAYLOAD_BYTES);
+  const masked = shown.slice(); // re-mask a copy: the payload itself was unmasked in place
+  applyMask(masked, f.maskKey, 0);
+  return {
+    wsecho: INSPECT_TAG,
+    kind: "frame",
+    fin: f.fin,
+    rsv1: (f.rsv & 4) !== 0,
+    rsv2: (f.rsv & 2) !== 0,
+    rsv3: (f.rsv & 1) !== 0,
+    opcode: f.opcode,
+    opcodeName: OPCODE_NAMES[f.opcode] ?? "reserved",
+    mask: true, // the decoder refuses unmasked client frames (1002) before any report
+    lengthEncoding: extended === 0 ? "7-bit" : extended === 2 ? "16-bit" : "64-bit",
+    payloadLength: f.length,
+    headerBytes: f.headerLength,
+    maskKey: hex(new Uint8Array([f.maskKey >>> 24, f.maskKey >>> 16, f.maskKey >>> 8, f.maskKey])),
+    payloadMasked: hex(masked),
+    payloadUnmasked: hex(shown),
+    shownBytes: shown.length,
+    truncated: shown.length < f.length,
+  };
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += (b & 0xff).toString(16).padStart(2, "0");
+  return s;
+}
