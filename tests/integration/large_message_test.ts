@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { clientFrame, closePayload, RawClient } from "../support/raw_client.ts";
 import { withServer } from "../support/server.ts";
+import { concat } from "../support/bytes.ts";
 
 const SHORT = { handshakeTimeoutMs: 2000, closeTimeoutMs: 500, pingIntervalMs: 0 };
 
@@ -14,16 +15,6 @@ function patterned(n: number): Uint8Array {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = (i * 251 + (i >>> 10)) & 0xff;
   return b;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 async function closeCleanly(c: RawClient): Promise<void> {

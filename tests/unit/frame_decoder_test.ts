@@ -7,6 +7,7 @@ import { FrameDecoder, FrameParser } from "../../src/websocket/frame_decoder.ts"
 import { encodeFrames } from "../../src/websocket/frame_encoder.ts";
 import { type Frame, ProtocolError } from "../../src/websocket/frame.ts";
 import { clientFrame, type FrameSpec } from "../support/raw_client.ts";
+import { concat } from "../support/bytes.ts";
 
 const LIMIT = 4 * 1024 * 1024;
 
@@ -18,16 +19,6 @@ interface Whole {
   length: number;
   headerLength: number;
   payload: Uint8Array;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -11,16 +11,7 @@ import {
 } from "../../src/websocket/frame_encoder.ts";
 import type { OutFrame } from "../../src/websocket/frame.ts";
 import { ByteReader, type ServerFrame } from "../support/raw_client.ts";
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { concat } from "../support/bytes.ts";
 
 /** Parses server frames out of bytes with the test client's own (independent) reader. */
 async function readFrames(bytes: Uint8Array): Promise<ServerFrame[]> {

@@ -8,18 +8,9 @@ import { FrameParser } from "../../src/websocket/frame_decoder.ts";
 import type { Frame, ProtocolError } from "../../src/websocket/frame.ts";
 import { type Message, Session } from "../../src/websocket/session.ts";
 import { clientFrame } from "../support/raw_client.ts";
+import { concat } from "../support/bytes.ts";
 
 const DIRECT_READ_MIN = 16 * 1024; // the connection's threshold
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function patterned(n: number, seed = 0): Uint8Array {
   const b = new Uint8Array(n);
