@@ -297,19 +297,27 @@ export class Server {
       return await this.#refuse(conn, reader, "origin", textResponse(403, "origin not allowed"));
     }
     const accept = await acceptKey(check.key);
-    const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
     const ws = new WebSocketConnection(tcpTransport(conn, reader, rest), this.#options, {
-      request: head,
+      path: head.target,
       key: check.key,
       accept,
-      remote,
+      remote: `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
     });
+    const response = switchingProtocols(
+      accept,
+      selectProtocol(check.protocols, this.#options.protocols),
+    );
+    // Returned, not awaited: this frame (and the request head in it) is then released, rather
+    // than parked for the life of the connection.
+    return this.#serve(ws, response, app);
+  }
+
+  // Runs the application on an upgraded connection, then counts and logs how it ended.
+  async #serve(ws: WebSocketConnection, response: Uint8Array, app: WebSocketApp): Promise<void> {
     const started = performance.now();
     this.#sockets.add(ws);
     try {
-      await ws.open(
-        switchingProtocols(accept, selectProtocol(check.protocols, this.#options.protocols)),
-      );
+      await ws.open(response);
       try {
         await app(ws);
         await ws.close(CloseCode.Normal);
@@ -325,8 +333,8 @@ export class Server {
       this.metrics.bytesIn += ws.bytesIn;
       this.metrics.bytesOut += ws.bytesOut;
       this.#log.log("info", "connection_closed", {
-        remote,
-        path: head.target,
+        remote: ws.handshake?.remote,
+        path: ws.handshake?.path,
         duration_ms: Math.round(performance.now() - started),
         messages_in: ws.messagesIn,
         messages_out: ws.messagesOut,

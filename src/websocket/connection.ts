@@ -2,7 +2,6 @@
 // FrameDecoder fed with the peer's bytes and a FrameEncoder producing ours. The only I/O it
 // knows is a Transport: read a chunk, write bytes, shut the socket.
 
-import type { RequestHead } from "../http/request_head.ts";
 import { CloseCode, type Frame, type OutFrame } from "./frame.ts";
 import { type DecodedChunk, FrameDecoder } from "./frame_decoder.ts";
 import { outputPool } from "./buffer_pool.ts";
@@ -34,9 +33,13 @@ export interface ConnectionOptions {
   maxBackpressure: number;
 }
 
-/** What the opening handshake said, for applications that want to show or log it. */
+/**
+ * What the opening handshake said, for applications that want to show or log it. (Not the whole
+ * request head: its header map would be parked on every open connection.)
+ */
 export interface HandshakeInfo {
-  request: RequestHead;
+  /** The request-target the client upgraded. */
+  path: string;
   /** The client's Sec-WebSocket-Key and the Sec-WebSocket-Accept computed from it. */
   key: string;
   accept: string;
