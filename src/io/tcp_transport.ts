@@ -10,8 +10,12 @@ import type { Transport } from "../websocket/connection.ts";
 // connection parks only a small slab; one that fills its reads moves up to larger ones.
 const SMALL_SLAB = 1024;
 // (Kept below glibc's 128 KiB mmap threshold: larger ones are mapped and unmapped each time.)
-const LARGE_SLAB = 64 * 1024;
-const MIN_READ = 256; // a tail smaller than this is abandoned for a fresh slab
+const LARGE_SLAB = 120 * 1024;
+// A tail smaller than this is abandoned for a fresh slab: a small slab's last few hundred bytes;
+// a large slab's last quarter, so that a streaming read is not cut short (a cut message costs
+// another read and a reassembly copy).
+const MIN_READ_SMALL = 256;
+const MIN_READ_LARGE = 32 * 1024;
 
 /** The part of a Deno.Conn the transport needs (so that tests can stand in for it). */
 export interface ByteConn {
@@ -46,7 +50,7 @@ export class SlabReader {
 
   /** Reads the next chunk; null at end of stream (or when the socket fails). */
   async read(): Promise<Uint8Array | null> {
-    if (this.#slab.length - this.#used < MIN_READ) {
+    if (this.#slab.length - this.#used < (this.#large ? MIN_READ_LARGE : MIN_READ_SMALL)) {
       this.#slab = new Uint8Array(this.#large ? LARGE_SLAB : SMALL_SLAB);
       this.#used = 0;
     }
