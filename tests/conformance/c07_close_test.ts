@@ -9,8 +9,10 @@ import {
   closeNormally,
   closePayload,
   expectClose,
+  expectCloseFrame,
   expectEof,
   expectMessage,
+  FAIL_FAST_WATCHDOG_MS,
   frame,
   hex,
   nextMessage,
@@ -153,6 +155,38 @@ INVALID_CODES.forEach((code, i) => {
     await c.send(frame(OP.CLOSE, closePayload(code)));
     await expectClose(c, 1002);
   });
+});
+
+// ---- 7.10: after a malformed close the handshake is over on both sides ------------------
+// The client's (malformed) close frame already was its close, so once the server has sent its
+// own it must end TCP at once, without waiting for a second close. The close timeout is made
+// long: a server that waits for it would only end TCP through the watchdog, failing the case.
+
+const noSecondClose = {
+  server: { closeTimeoutMs: 60_000 },
+  watchdogMs: FAIL_FAST_WATCHDOG_MS,
+};
+
+const MALFORMED: [string, Uint8Array, number][] = [
+  ...INVALID_CODES.map((code): [string, Uint8Array, number] => [
+    `close code ${code}`,
+    closePayload(code),
+    1002,
+  ]),
+  ["a 1-byte close payload", hex("03"), 1002],
+  ["a 124-byte reason", closePayload(1000, "*".repeat(124)), 1002],
+  ["a reason that is not UTF-8", closePayload(1000, cat("κόσμε", hex("ed a0 80"))), 1007],
+];
+MALFORMED.forEach(([what, payload, code], i) => {
+  wsCase(
+    `7.10.${i + 1} ${what}: ${code}, then TCP ends without a second close from the client`,
+    async (c) => {
+      await c.send(frame(OP.CLOSE, payload));
+      await expectCloseFrame(c, code);
+      await expectEof(c);
+    },
+    noSecondClose,
+  );
 });
 
 wsCase("7.13.1 a close sent in 1-byte chunks is echoed", async (c) => {

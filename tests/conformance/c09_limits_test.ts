@@ -144,6 +144,15 @@ wsCase(
 
 // ---- many small messages -------------------------------------------------------------------
 
+wsCase(
+  "9.7.7 a binary frame header declaring 2 MiB, alone, gets 1009 before the payload",
+  async (c) => {
+    await c.send(headerOnly(OP.BINARY, 2 * MiB));
+    await expectClose(c, 1009);
+  },
+  limited,
+);
+
 wsCase("9.8.1 1000 small text messages in one write come back in order", async (c) => {
   const msgs = Array.from({ length: 1000 }, (_, i) => utf8(`message ${i} κόσμε`));
   await c.send(cat(...msgs.map((m) => frame(OP.TEXT, m))));
