@@ -143,6 +143,23 @@ wsCase("10.3.5 an empty text frame cut at every byte boundary is echoed", async 
 });
 
 wsCase(
+  "10.3.6 a two-frame sequence (text, then binary with a 16-bit length) cut at every byte boundary",
+  async (c) => {
+    const text = utf8("first-κόσμε");
+    const bin = binaryOfLength(200, 6);
+    const both = cat(frame(OP.TEXT, text), frame(OP.BINARY, bin));
+    for (let cut = 1; cut < both.length; cut++) {
+      await c.send(both.subarray(0, cut));
+      await pause();
+      await c.send(both.subarray(cut));
+      await expectMessage(c, OP.TEXT, text);
+      await expectMessage(c, OP.BINARY, bin);
+    }
+    await closeNormally(c);
+  },
+);
+
+wsCase(
   "10.4.1 fragments, a ping and a binary frame sent one byte per write all work",
   async (c) => {
     await sendInChunks(
