@@ -40,7 +40,7 @@ export async function handshakeReport(h: Pick<HandshakeInfo, "key" | "accept">) 
     await crypto.subtle.digest("SHA-1", new TextEncoder().encode(concatenated)),
   );
   return {
-    wsecho: INSPECT_TAG,
+    type: INSPECT_TAG,
     kind: "handshake",
     key: h.key,
     guid: WEBSOCKET_GUID,
@@ -57,7 +57,7 @@ export function frameReport(f: Frame) {
   const masked = shown.slice(); // re-mask a copy: the payload itself was unmasked in place
   applyMask(masked, f.maskKey, 0);
   return {
-    wsecho: INSPECT_TAG,
+    type: INSPECT_TAG,
     kind: "frame",
     fin: f.fin,
     rsv1: (f.rsv & 4) !== 0,

@@ -16,7 +16,7 @@ Deno.test("/inspect reports the handshake computation first (RFC 6455 §1.3 exam
     const c = await RawClient.open(port, "/inspect"); // sends key dGhlIHNhbXBsZSBub25jZQ==
     const h = await json(c);
     assert.deepEqual(h, {
-      wsecho: "inspect",
+      type: "inspect",
       kind: "handshake",
       key: "dGhlIHNhbXBsZSBub25jZQ==",
       guid: "258EAFA5-E914-47DA-95CA-C5AB0DC85B11",
@@ -35,7 +35,7 @@ Deno.test("/inspect reports each frame as it was on the wire, then echoes it", a
     await c.sendFrame({ opcode: 1, payload: "Hi", maskKey: new Uint8Array([1, 2, 3, 4]) });
     const r = await json(c);
     assert.deepEqual(r, {
-      wsecho: "inspect",
+      type: "inspect",
       kind: "frame",
       fin: true,
       rsv1: false,
