@@ -16,10 +16,6 @@ const hasChromium = (() => {
 Deno.test({
   name: "page: connects, echoes text and binary, shows the frame and its masking, closes 1000",
   ignore: !hasChromium,
-  // playwright-core keeps its own pipes and timers to the browser process for the whole run;
-  // they are all closed by context.close(), but some of its internal ops complete only after
-  // the test body returns, which Deno's op sanitizer would report. Resources stay checked.
-  sanitizeOps: false,
   async fn() {
     const { chromium } = await import("npm:playwright-core@1.57.0");
     await withServer({}, async (port) => {
