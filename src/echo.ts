@@ -4,5 +4,6 @@ import type { WebSocketConnection } from "./websocket/connection.ts";
 
 /** Echoes each message until the connection closes, waiting for the writer (backpressure). */
 export async function echo(conn: WebSocketConnection): Promise<void> {
-  for await (const message of conn) await conn.send(message);
+  // The message is handed back (transfer): its memory can take the next input once it is sent.
+  for await (const message of conn) await conn.send(message, { transfer: true });
 }

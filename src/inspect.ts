@@ -30,7 +30,7 @@ export async function inspect(conn: WebSocketConnection): Promise<void> {
   conn.onFrames = (frames) => {
     for (const f of frames) if (f.first) conn.send(JSON.stringify(frameReport(f)));
   };
-  for await (const message of conn) await conn.send(message);
+  for await (const message of conn) await conn.send(message, { transfer: true });
 }
 
 /** The handshake computation: key + GUID → SHA-1 → base64 = Sec-WebSocket-Accept. */

@@ -6,7 +6,8 @@ import type { Transport } from "../websocket/connection.ts";
 
 // Reads go into slabs: each read takes a fresh view of the free tail of the current slab, which
 // the reader then owns (the decoder unmasks in place and payloads travel on as views), so no
-// byte is copied out of the read buffer and no buffer is reused under a live view. An idle
+// byte is copied out of the read buffer. A slab is reused from its start only when the caller
+// says that no view of it is alive any more (recycle), and never once it was held. An idle
 // connection parks only a small slab; one that fills its reads moves up to larger ones.
 const SMALL_SLAB = 1024;
 // (Kept below glibc's 128 KiB mmap threshold: larger ones are mapped and unmapped each time.)
@@ -31,10 +32,21 @@ export class SlabReader {
   #slab: Uint8Array;
   #used = 0;
   #large = false;
+  #held = false; // a chunk of the current slab is still in use somewhere: never rewind it
 
   constructor(conn: ByteConn) {
     this.#conn = conn;
     this.#slab = new Uint8Array(SMALL_SLAB);
+  }
+
+  /** Marks the current slab as still referenced: later reads never write over it. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Lets the next read reuse the current slab from its start, unless it is held. */
+  recycle(): void {
+    if (!this.#held) this.#used = 0;
   }
 
   /** Reads into `into` (a view of its start is returned); null at end of stream or failure. */
@@ -53,6 +65,7 @@ export class SlabReader {
     if (this.#slab.length - this.#used < (this.#large ? MIN_READ_LARGE : MIN_READ_SMALL)) {
       this.#slab = new Uint8Array(this.#large ? LARGE_SLAB : SMALL_SLAB);
       this.#used = 0;
+      this.#held = false;
     }
     const slab = this.#slab, at = this.#used, room = slab.length - at;
     let n: number | null;
@@ -84,6 +97,8 @@ export function tcpTransport(conn: ByteConn, reader: SlabReader, first: Uint8Arr
       pending = null;
       return Promise.resolve(chunk);
     },
+    hold: () => reader.hold(),
+    recycle: () => reader.recycle(),
     write: (bytes) => conn.write(bytes),
     closeWrite: () => conn.closeWrite(),
     close() {

@@ -5,7 +5,7 @@
 import { CloseCode, type Frame, type OutFrame } from "./frame.ts";
 import { type DecodedChunk, FrameDecoder } from "./frame_decoder.ts";
 import { outputPool } from "./buffer_pool.ts";
-import { FrameEncoder, headerLength } from "./frame_encoder.ts";
+import { COALESCE_LIMIT, FrameEncoder, headerLength } from "./frame_encoder.ts";
 import { Message, Session, type State } from "./session.ts";
 
 /** The socket under a connection. */
@@ -15,6 +15,10 @@ export interface Transport {
    * are read into that buffer (the chunk is a view of its start).
    */
   read(into?: Uint8Array): Promise<Uint8Array | null>;
+  /** Some chunk read so far is still in use: its memory must never be read into again. */
+  hold(): void;
+  /** No chunk read so far is in use any more (unless held): the next read may reuse them. */
+  recycle(): void;
   /** Writes some of `bytes`; resolves with how many. Rejects when the socket is gone. */
   write(bytes: Uint8Array): Promise<number>;
   /** Sends FIN after the last byte written: the peer may still send. */
@@ -80,10 +84,18 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   // pair holds ~4.5 KB of heap, too much to park on every idle connection.
   #decoderIn: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #decoderOut: ReadableStreamDefaultReader<DecodedChunk> | null = null;
+  #encoder: FrameEncoder | null = null;
   #encoderIn: WritableStreamDefaultWriter<OutFrame[]> | null = null;
   #encoderOut: ReadableStreamDefaultReader<Uint8Array[]> | null = null;
   #opened = false;
   #delivering = false; // the application holds a message from the last read
+  // Buffer reuse: the message last delivered, until the application hands it back with
+  // send(m, { transfer: true }); batches flushed to the encoder; queued chunks that are views
+  // of input (large payloads, not copied); a transferred reassembly buffer still to be written.
+  #current: Message | null = null;
+  #flushes = 0;
+  #inputViews = 0;
+  #recycleAfterWrite: Uint8Array | null = null;
   #pumping: Promise<boolean> | null = null;
   #finishing: Promise<void> | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -160,10 +172,12 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   async next(): Promise<IteratorResult<Message>> {
     const s = this.#session;
     this.#delivering = false;
+    this.#keepCurrent();
     for (;;) {
       const m = s.next();
       if (m !== null) {
         this.#delivering = true;
+        this.#current = m;
         this.messagesIn++;
         this.bytesIn += m.data.length;
         return { value: m, done: false };
@@ -185,9 +199,13 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   /**
    * Sends a message (a string is sent as text, bytes as binary). Resolves at once unless more
    * than maxBackpressure bytes are queued, then once they have drained: await it. Messages sent
-   * after the closing handshake began are dropped.
+   * after the closing handshake began are dropped. With `transfer`, the message just received
+   * is handed back: its bytes may be reused for later input once sent, so do not keep it.
    */
-  send(message: Message | string | Uint8Array): Promise<void> {
+  send(
+    message: Message | string | Uint8Array,
+    options?: { transfer?: boolean },
+  ): Promise<void> {
     const m = message instanceof Message
       ? message
       : typeof message === "string"
@@ -197,6 +215,11 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     if (!this.#opened || !s.send(m)) return RESOLVED;
     this.messagesOut++;
     this.bytesOut += m.data.length;
+    if (options?.transfer === true && m === this.#current) {
+      this.#current = null;
+      // A large payload goes out as a view of its buffer: reuse that only once written.
+      if (m.data.length >= COALESCE_LIMIT) this.#recycleAfterWrite = m.data;
+    }
     // Batch only while the application handles what the last read brought (the next call to
     // next() writes the batch); otherwise, a send from a timer say, write now.
     if (!this.#delivering || s.outboxBytes >= FLUSH_BYTES) this.#flush();
@@ -253,6 +276,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       this.#pingSentAt = 0;
       return;
     }
+    this.#session.dropSpare(); // quiet since the last sweep: park no reassembly buffer
     if (this.#session.state !== "OPEN") return;
     if (this.#pingSentAt === 0) {
       if (now - this.#lastActive >= intervalMs) {
@@ -282,6 +306,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   async #readChunk(): Promise<boolean> {
     try {
       const s = this.#session;
+      this.#reuseInput();
       if (s.state === "CLOSING") this.#armCloseTimer();
       // Backpressure: while too much waits to be written, do not read (so the peer's sending
       // stalls in TCP instead of growing our memory).
@@ -301,6 +326,8 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         const decoder = new FrameDecoder({ maxFrameSize: this.#options.maxMessageSize });
         this.#decoderIn = decoder.writable.getWriter();
         this.#decoderOut = decoder.readable.getReader();
+        // The encoder too, so that it has started (and encodes at once) by the first reply.
+        this.#makeEncoder();
       }
       const decoded = this.#decoderOut!.read();
       this.#decoderIn.write(chunk).catch(ignore);
@@ -316,6 +343,22 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     } finally {
       this.#pumping = null;
     }
+  }
+
+  // A message the application did not hand back may still be in use: its memory is kept.
+  #keepCurrent(): void {
+    if (this.#current === null) return;
+    this.#current = null;
+    this.#transport.hold();
+  }
+
+  // Before a read: when every message read so far has been handed back, every small payload of
+  // it copied by the encoder, and no view of input waits to be written, input memory is reused
+  // (no fresh read buffer, so no allocation and less garbage per read).
+  #reuseInput(): void {
+    this.#keepCurrent();
+    const encoded = this.#encoder === null || this.#encoder.batches === this.#flushes;
+    if (encoded && this.#inputViews === 0) this.#transport.recycle();
   }
 
   // Keeps reading after the application stopped, until the peer's close arrives (or TCP ends).
@@ -346,14 +389,17 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       size += headerLength(n) + n;
     }
     this.#queuedBytes += size;
-    if (this.#encoderIn === null) {
-      const encoder = new FrameEncoder();
-      this.#encoderIn = encoder.writable.getWriter();
-      this.#encoderOut = encoder.readable.getReader();
-    }
+    this.#flushes++;
+    if (this.#encoderIn === null) this.#makeEncoder();
     const encoded = this.#encoderOut!.read();
-    this.#encoderIn.write(frames).catch(ignore);
+    this.#encoderIn!.write(frames).catch(ignore);
     encoded.then(this.#onEncoded, ignore);
+  }
+
+  #makeEncoder(): void {
+    const encoder = this.#encoder = new FrameEncoder();
+    this.#encoderIn = encoder.writable.getWriter();
+    this.#encoderOut = encoder.readable.getReader();
   }
 
   #onEncoded = (r: ReadableStreamReadResult<Uint8Array[]>): void => {
@@ -362,7 +408,10 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
 
   #enqueue(chunks: Uint8Array[]): void {
     if (this.#writeFailed) return;
-    for (let i = 0; i < chunks.length; i++) this.#queue.push(chunks[i]);
+    for (let i = 0; i < chunks.length; i++) {
+      if (chunks[i].length >= COALESCE_LIMIT) this.#inputViews++;
+      this.#queue.push(chunks[i]);
+    }
     if (!this.#writing) this.#writeLoop();
   }
 
@@ -386,7 +435,17 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         let done = await this.#transport.write(chunk);
         while (done < chunk.length) done += await this.#transport.write(chunk.subarray(done));
         this.#queuedBytes -= chunk.length;
-        for (let i = 0; i < parts.length; i++) outputPool.release(parts[i]);
+        for (let i = 0; i < parts.length; i++) {
+          const part = parts[i];
+          if (part.length >= COALESCE_LIMIT) {
+            this.#inputViews--;
+            if (part === this.#recycleAfterWrite) {
+              this.#recycleAfterWrite = null;
+              this.#session.recycle(part);
+            }
+          }
+          outputPool.release(part);
+        }
         if (take > 1) outputPool.release(chunk);
         if (this.#drained !== null && this.#queuedBytes <= this.#options.maxBackpressure) {
           this.#drained.resolve();
@@ -397,6 +456,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       // The peer is gone: nothing more can be written, and nothing more will be read.
       this.#writeFailed = true;
       q.length = 0;
+      this.#inputViews = 0;
       this.#queuedBytes = 0;
       this.#session.abort();
       this.#transport.close();

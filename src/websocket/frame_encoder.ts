@@ -88,11 +88,21 @@ export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
  * array per batch, to be written in order).
  */
 export class FrameEncoder extends TransformStream<OutFrame[], Uint8Array[]> {
+  readonly #count: { batches: number };
+
   constructor() {
+    const count = { batches: 0 };
     super({
       transform(frames, controller) {
         controller.enqueue(encodeFrames(frames));
+        count.batches++;
       },
     });
+    this.#count = count;
+  }
+
+  /** Batches encoded so far: once it counts a batch, its small payloads have been copied. */
+  get batches(): number {
+    return this.#count.batches;
   }
 }

@@ -71,6 +71,9 @@ export class Session {
   #msgSize = 0;
   #msgSingle: Uint8Array | null = null; // whole message in one piece: passed on uncopied
   #frameRemaining = 0; // payload bytes of the current data frame not yet received
+  // The buffer of the last reassembled message, and one handed back for reuse (see recycle).
+  #assembled: ArrayBufferLike | null = null;
+  #spare: Uint8Array | null = null;
   readonly #utf8 = new Utf8Validator();
 
   // Input is ignored after a close frame or a failure, except for the peer's close reply.
@@ -189,6 +192,21 @@ export class Session {
     return new Uint8Array(buf.buffer, buf.byteOffset + this.#msgSize, this.#frameRemaining);
   }
 
+  /**
+   * Takes back the data of a reassembled message once nothing refers to it any more, to
+   * reassemble the next large message into instead of a fresh allocation. Other data is ignored.
+   */
+  recycle(data: Uint8Array): void {
+    if (data.buffer !== this.#assembled) return;
+    this.#assembled = null;
+    this.#spare = new Uint8Array(data.buffer);
+  }
+
+  /** Lets go of the recycled buffer (an idle connection should not park it). */
+  dropSpare(): void {
+    this.#spare = null;
+  }
+
   /** Takes the frames waiting to be written, or null. */
   takeOutbox(): OutFrame[] | null {
     if (this.#outbox.length === 0) return null;
@@ -305,6 +323,7 @@ export class Session {
       this.#msgSingle = null;
     } else {
       data = this.#msgBuf!.subarray(0, this.#msgSize);
+      this.#assembled = data.buffer;
     }
     this.#events.push(new Message(this.#msgOpcode === Opcode.Text ? "text" : "binary", data));
     this.#msgOpcode = 0;
@@ -320,6 +339,10 @@ export class Session {
     // against the limit), so that the rest can also be read in place.
     const atLeast = this.#msgSize + (f.length - f.offset);
     let buf = this.#msgBuf;
+    if (buf === null && this.#spare !== null) {
+      if (this.#spare.length >= atLeast) buf = this.#msgBuf = this.#spare;
+      this.#spare = null; // (one too small is replaced by the buffer made below)
+    }
     if (buf === null || buf.length < atLeast) {
       const grown = Math.min(this.#maxMessage, Math.max(atLeast, (buf?.length ?? 0) * 2, 256));
       const next = new Uint8Array(grown);

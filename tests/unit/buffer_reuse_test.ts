@@ -1,0 +1,198 @@
+// Input memory reuse: the slab reader's hold/recycle, the session's recycled reassembly buffer,
+// and the connection's rule that a message's bytes are reused only after the application
+// handed it back (send with transfer) and nothing queued refers to them.
+
+import assert from "node:assert/strict";
+import { type ByteConn, SlabReader, tcpTransport } from "../../src/io/tcp_transport.ts";
+import { WebSocketConnection } from "../../src/websocket/connection.ts";
+import type { Frame } from "../../src/websocket/frame.ts";
+import { type Message, Session } from "../../src/websocket/session.ts";
+import { clientFrame } from "../support/raw_client.ts";
+
+/** A connection whose reads come from `chunks` in order and whose writes are recorded. */
+function fakeConn(chunks: Uint8Array[]) {
+  const reads: Uint8Array[] = []; // the buffers the reader offered, in order
+  const written: Uint8Array[] = [];
+  let i = 0;
+  const conn: ByteConn = {
+    read(p) {
+      reads.push(p);
+      if (i >= chunks.length) return Promise.resolve(null);
+      const c = chunks[i++];
+      assert.ok(c.length <= p.length, "test chunk fits the offered buffer");
+      p.set(c);
+      return Promise.resolve(c.length);
+    },
+    write(p) {
+      written.push(p.slice());
+      return Promise.resolve(p.length);
+    },
+    closeWrite: () => Promise.resolve(),
+    close() {},
+  };
+  return { conn, reads, written };
+}
+
+async function openConnection(conn: ByteConn): Promise<WebSocketConnection> {
+  const ws = new WebSocketConnection(
+    tcpTransport(conn, new SlabReader(conn), new Uint8Array(0)),
+    { maxMessageSize: 1 << 24, closeTimeoutMs: 1000, maxBackpressure: 1 << 20 },
+  );
+  await ws.open(new Uint8Array(1));
+  return ws;
+}
+
+const text = (s: string) => clientFrame({ opcode: 0x1, payload: s });
+
+Deno.test("slab reader: recycle rewinds to the slab's start; a held slab is never rewound", async () => {
+  const { conn, reads } = fakeConn([new Uint8Array(10), new Uint8Array(10), new Uint8Array(10)]);
+  const r = new SlabReader(conn);
+  await r.read();
+  r.recycle();
+  await r.read();
+  assert.equal(reads[1].buffer, reads[0].buffer);
+  assert.equal(reads[1].byteOffset, 0, "recycled: read from the start again");
+  r.hold();
+  r.recycle();
+  await r.read();
+  assert.equal(reads[2].buffer, reads[0].buffer);
+  assert.equal(reads[2].byteOffset, 10, "held: the next read goes after the held bytes");
+});
+
+Deno.test("session: a recycled reassembly buffer takes the next large message", () => {
+  const s = new Session({ maxMessageSize: 1 << 20 });
+  const piece = (payload: Uint8Array, offset: number, length: number, end: boolean): Frame => ({
+    fin: true,
+    rsv: 0,
+    opcode: offset === 0 ? 0x2 : 0x0,
+    length,
+    maskKey: 0,
+    headerLength: 14,
+    payload,
+    offset,
+    first: offset === 0,
+    end,
+  });
+  const message = (fill: number): Message => {
+    const a = new Uint8Array(1000).fill(fill), b = new Uint8Array(1000).fill(fill);
+    s.receive([
+      { ...piece(a, 0, 2000, false), opcode: 0x2 },
+      { ...piece(b, 1000, 2000, true), opcode: 0x2, first: false },
+    ]);
+    return s.next()!;
+  };
+  const m1 = message(1);
+  assert.equal(m1.data.length, 2000);
+  s.recycle(new Uint8Array(10)); // not the session's: ignored
+  const m2 = message(2);
+  assert.notEqual(m2.data.buffer, m1.data.buffer, "nothing recycled: a fresh buffer");
+  assert.ok(m1.data.every((b) => b === 1), "the first message is untouched");
+  s.recycle(m2.data);
+  const m3 = message(3);
+  assert.equal(m3.data.buffer, m2.data.buffer, "the recycled buffer is reused");
+  assert.ok(m3.data.every((b) => b === 3));
+  s.recycle(m3.data);
+  s.dropSpare();
+  const m4 = message(4);
+  assert.notEqual(m4.data.buffer, m3.data.buffer, "a dropped spare is not reused");
+});
+
+Deno.test("connection: messages the application keeps stay intact across later reads", async () => {
+  const words = Array.from({ length: 50 }, (_, i) => `message number ${i}`);
+  const { conn } = fakeConn(words.map(text));
+  const ws = await openConnection(conn);
+  const kept: Message[] = [];
+  for await (const m of ws) {
+    kept.push(m);
+    await ws.send(m); // sent, but not handed back: its bytes must stay as they are
+  }
+  assert.deepEqual(kept.map((m) => m.text), words);
+});
+
+Deno.test("connection: handed-back messages let reads reuse the same memory", async () => {
+  const words = Array.from({ length: 20 }, (_, i) => `echo ${i}`);
+  const { conn, reads, written } = fakeConn(words.map(text));
+  const ws = await openConnection(conn);
+  const seen: string[] = [];
+  for await (const m of ws) {
+    seen.push(m.text);
+    await ws.send(m, { transfer: true });
+  }
+  assert.deepEqual(seen, words);
+  // Every read after the first went into the start of the first read's buffer.
+  for (const r of reads.slice(1)) {
+    assert.equal(r.buffer, reads[0].buffer);
+    assert.equal(r.byteOffset, reads[0].byteOffset);
+  }
+  const echoed = written.slice(1).map((w) => new TextDecoder().decode(w.subarray(2)));
+  assert.deepEqual(echoed, words, "every echo carries its own bytes");
+});
+
+Deno.test("connection: a handed-back message is not written over while a later message is held", async () => {
+  const { conn, reads } = fakeConn([text("first"), text("second"), text("third")]);
+  const ws = await openConnection(conn);
+  const held: Message[] = [];
+  let n = 0;
+  for await (const m of ws) {
+    if (n++ === 1) {
+      held.push(m); // the second is kept
+      await ws.send(m);
+    } else {
+      await ws.send(m, { transfer: true });
+    }
+  }
+  assert.equal(held[0].text, "second");
+  assert.ok(
+    reads[2].byteOffset > reads[1].byteOffset,
+    "the read after a held message goes after it",
+  );
+});
+
+Deno.test("connection: a large handed-back message's buffer is reused only after it is written", async () => {
+  // Two 200 KiB binary messages, each in two pieces, so that each is reassembled.
+  const size = 200 * 1024;
+  const payload = (fill: number) => new Uint8Array(size).fill(fill);
+  const frames = [1, 2].map((fill) => clientFrame({ opcode: 0x2, payload: payload(fill) }));
+  const chunks = frames.flatMap((f) => [f.subarray(0, 1000), f.subarray(1000)]);
+  let release: (() => void) | null = null;
+  const writes: Uint8Array[] = [];
+  let i = 0;
+  const conn: ByteConn = {
+    read(p) {
+      if (i >= chunks.length) return Promise.resolve(null);
+      const c = chunks[i++];
+      const n = Math.min(c.length, p.length);
+      p.set(c.subarray(0, n));
+      if (n < c.length) chunks.splice(i, 0, c.subarray(n)); // the rest comes in the next read
+      return Promise.resolve(n);
+    },
+    write(p) {
+      // The first large payload's write stays pending until the second message has arrived.
+      if (p.length === size && release === null) {
+        return new Promise((resolve) => {
+          release = () => {
+            writes.push(p.slice());
+            resolve(p.length);
+          };
+        });
+      }
+      writes.push(p.slice());
+      return Promise.resolve(p.length);
+    },
+    closeWrite: () => Promise.resolve(),
+    close() {},
+  };
+  const ws = await openConnection(conn);
+  const got: Message[] = [];
+  for await (const m of ws) {
+    got.push(m);
+    ws.send(m, { transfer: true });
+    if (got.length === 2) (release as (() => void) | null)?.();
+  }
+  assert.equal(got.length, 2);
+  assert.notEqual(got[1].data.buffer, got[0].data.buffer, "the unwritten buffer was not reused");
+  const bodies = writes.filter((w) => w.length === size);
+  assert.equal(bodies.length, 2);
+  assert.ok(bodies[0].every((b) => b === 1), "the first echo is all 1s");
+  assert.ok(bodies[1].every((b) => b === 2), "the second echo is all 2s");
+});
