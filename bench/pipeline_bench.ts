@@ -5,7 +5,7 @@
 // Run: `deno bench bench/pipeline_bench.ts`.
 
 import { echo } from "../src/echo.ts";
-import { type ByteConn, SlabReader, tcpTransport } from "../src/io/tcp_transport.ts";
+import { type ByteConn, SlabReader, TcpTransport } from "../src/io/tcp_transport.ts";
 import { WebSocketConnection } from "../src/websocket/connection.ts";
 import { maskedFrames, SMALL_PAYLOAD } from "./hot_path_fixtures.ts";
 
@@ -25,7 +25,7 @@ async function echoReads(framesPerRead: number): Promise<void> {
     close() {},
   };
   const ws = new WebSocketConnection(
-    tcpTransport(conn, new SlabReader(conn), new Uint8Array(0)),
+    new TcpTransport(conn, new SlabReader(conn), new Uint8Array(0)),
     { maxMessageSize: 1 << 24, closeTimeoutMs: 1000, maxBackpressure: 1 << 20 },
   );
   await ws.open(new Uint8Array(1));

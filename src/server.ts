@@ -10,10 +10,14 @@ import {
   RequestHeadParser,
 } from "./http/request_head.ts";
 import { encodeResponse, type HttpResponse, textResponse } from "./http/response.ts";
-import { SlabReader, tcpTransport } from "./io/tcp_transport.ts";
+import { SlabReader, TcpTransport } from "./io/tcp_transport.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { type LiveFigures, Metrics, renderMetrics } from "./metrics.ts";
-import { type ConnectionOptions, WebSocketConnection } from "./websocket/connection.ts";
+import {
+  type CloseInfo,
+  type ConnectionOptions,
+  WebSocketConnection,
+} from "./websocket/connection.ts";
 import { CloseCode } from "./websocket/frame.ts";
 import {
   acceptKey,
@@ -192,11 +196,31 @@ export class Server {
     }
   }
 
+  // One frame for the life of the connection: the request itself is read and answered in
+  // #request, whose frame (and the request head in it) is released before serving starts.
   async #handle(conn: Deno.TcpConn): Promise<void> {
     const ip = conn.remoteAddr.hostname;
     this.#conns.add(conn);
     const fromIp = (this.#perIp.get(ip) ?? 0) + 1;
     this.#perIp.set(ip, fromIp);
+    try {
+      const up = await this.#request(conn, fromIp);
+      if (up !== undefined) await this.#serve(up.ws, up.app, up.opened);
+    } catch {
+      // A reset, a timeout closing the socket under a read, a failed write: this connection
+      // is over, and nothing of it reaches the others.
+    } finally {
+      closeQuietly(conn);
+      this.#conns.delete(conn);
+      this.#tasks.delete(conn);
+      const left = this.#perIp.get(ip)! - 1;
+      if (left === 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, left);
+    }
+  }
+
+  // Reads and answers the request; resolves with the upgrade to serve, if it is one.
+  async #request(conn: Deno.TcpConn, fromIp: number): Promise<Upgrade | void> {
     const timer = setTimeout(() => {
       this.#reject("handshake_timeout", 408, conn);
       closeQuietly(conn);
@@ -224,18 +248,9 @@ export class Server {
           textResponse(read.status, read.message),
         );
       }
-      await this.#route(conn, reader, read.head, read.rest);
-    } catch {
-      // A reset, a timeout closing the socket under a read, a failed write: this connection
-      // is over, and nothing of it reaches the others.
+      return await this.#route(conn, reader, read.head, read.rest);
     } finally {
       clearTimeout(timer);
-      closeQuietly(conn);
-      this.#conns.delete(conn);
-      this.#tasks.delete(conn);
-      const left = this.#perIp.get(ip)! - 1;
-      if (left === 0) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, left);
     }
   }
 
@@ -246,7 +261,7 @@ export class Server {
     reader: SlabReader,
     head: RequestHead,
     rest: Uint8Array,
-  ): Promise<void> {
+  ): Promise<Upgrade | void> {
     const path = targetPath(head.target);
     const app = this.#routes.websocket[path];
     const page = this.#routes.http[path];
@@ -288,7 +303,7 @@ export class Server {
     rest: Uint8Array,
     head: RequestHead,
     app: WebSocketApp,
-  ): Promise<void> {
+  ): Promise<Upgrade | void> {
     const check = checkUpgrade(head);
     if (!check.ok) return await this.#refuse(conn, reader, "bad_handshake", check.response);
     const origin = header(head, "origin");
@@ -297,7 +312,7 @@ export class Server {
       return await this.#refuse(conn, reader, "origin", textResponse(403, "origin not allowed"));
     }
     const accept = await acceptKey(check.key);
-    const ws = new WebSocketConnection(tcpTransport(conn, reader, rest), this.#options, {
+    const ws = new WebSocketConnection(new TcpTransport(conn, reader, rest), this.#options, {
       path: head.target,
       key: check.key,
       accept,
@@ -307,44 +322,48 @@ export class Server {
       accept,
       selectProtocol(check.protocols, this.#options.protocols),
     );
-    // Returned, not awaited: this frame (and the request head in it) is then released, rather
-    // than parked for the life of the connection.
-    return this.#serve(ws, response, app);
+    // Returned, to be served by #handle: this frame (and the request head in it) is then
+    // released, rather than parked for the life of the connection.
+    const opened = ws.open(response);
+    opened.catch(ignore); // handled by #serve, a few turns later
+    return { ws, app, opened };
   }
 
-  // Runs the application on an upgraded connection, then counts and logs how it ended.
-  async #serve(ws: WebSocketConnection, response: Uint8Array, app: WebSocketApp): Promise<void> {
+  // Runs the application on an upgraded connection, then counts and logs how it ended. (Not
+  // async: a suspended frame of its own would be parked on every open connection.)
+  #serve(ws: WebSocketConnection, app: WebSocketApp, opened: Promise<void>): Promise<void> {
     const started = performance.now();
     this.#sockets.add(ws);
-    try {
-      await ws.open(response);
-      try {
-        await app(ws);
-        await ws.close(CloseCode.Normal);
-      } catch {
-        await ws.close(CloseCode.InternalError, "internal error");
-      }
-    } finally {
-      this.#sockets.delete(ws);
-      const info = await ws.closed;
-      this.metrics.closed(info.code);
-      this.metrics.messagesIn += ws.messagesIn;
-      this.metrics.messagesOut += ws.messagesOut;
-      this.metrics.bytesIn += ws.bytesIn;
-      this.metrics.bytesOut += ws.bytesOut;
-      this.#log.log("info", "connection_closed", {
-        remote: ws.handshake?.remote,
-        path: ws.handshake?.path,
-        duration_ms: Math.round(performance.now() - started),
-        messages_in: ws.messagesIn,
-        messages_out: ws.messagesOut,
-        bytes_in: ws.bytesIn,
-        bytes_out: ws.bytesOut,
-        close_code: info.code,
-        close_reason: info.reason,
-        clean: info.clean,
-      });
-    }
+    return opened.then(() => app(ws)).then(
+      () => ws.close(CloseCode.Normal).then((info) => this.#served(ws, info, started)),
+      // The application threw, or the 101 could not be written (then no close frame is sent).
+      () =>
+        ws.close(CloseCode.InternalError, "internal error").then((info) =>
+          this.#served(ws, info, started)
+        ),
+    );
+  }
+
+  // Counts and logs a WebSocket connection that has closed.
+  #served(ws: WebSocketConnection, info: CloseInfo, started: number): void {
+    this.#sockets.delete(ws);
+    this.metrics.closed(info.code);
+    this.metrics.messagesIn += ws.messagesIn;
+    this.metrics.messagesOut += ws.messagesOut;
+    this.metrics.bytesIn += ws.bytesIn;
+    this.metrics.bytesOut += ws.bytesOut;
+    this.#log.log("info", "connection_closed", {
+      remote: ws.handshake?.remote,
+      path: ws.handshake?.path,
+      duration_ms: Math.round(performance.now() - started),
+      messages_in: ws.messagesIn,
+      messages_out: ws.messagesOut,
+      bytes_in: ws.bytesIn,
+      bytes_out: ws.bytesOut,
+      close_code: info.code,
+      close_reason: info.reason,
+      clean: info.clean,
+    });
   }
 
   #reject(reason: string, status: number, conn: Deno.TcpConn): void {
@@ -410,6 +429,15 @@ function targetPath(target: string): string {
   }
   return t.split("?", 1)[0];
 }
+
+/** An accepted upgrade: the connection, the application to run, and the 101 being written. */
+interface Upgrade {
+  ws: WebSocketConnection;
+  app: WebSocketApp;
+  opened: Promise<void>;
+}
+
+const ignore = () => {};
 
 function busy(message: string): HttpResponse {
   return textResponse(503, message, { "Retry-After": "5" });

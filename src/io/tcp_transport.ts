@@ -33,6 +33,7 @@ export class SlabReader {
   #used = 0;
   #large = false;
   #held = false; // a chunk of the current slab is still in use somewhere: never rewind it
+  #at = 0; // where the read in progress goes
 
   constructor(conn: ByteConn) {
     this.#conn = conn;
@@ -50,63 +51,86 @@ export class SlabReader {
   }
 
   /** Reads into `into` (a view of its start is returned); null at end of stream or failure. */
-  async readInto(into: Uint8Array): Promise<Uint8Array | null> {
-    let n: number | null;
-    try {
-      n = await this.#conn.read(into);
-    } catch {
-      n = null;
-    }
-    return n === null ? null : new Uint8Array(into.buffer, into.byteOffset, n);
+  readInto(into: Uint8Array): Promise<Uint8Array | null> {
+    return this.#conn.read(into).then(
+      (n) => n === null ? null : new Uint8Array(into.buffer, into.byteOffset, n),
+      toNull,
+    );
   }
 
   /** Reads the next chunk; null at end of stream (or when the socket fails). */
-  async read(): Promise<Uint8Array | null> {
+  read(): Promise<Uint8Array | null> {
     if (this.#slab.length - this.#used < (this.#large ? MIN_READ_LARGE : MIN_READ_SMALL)) {
       this.#slab = new Uint8Array(this.#large ? LARGE_SLAB : SMALL_SLAB);
       this.#used = 0;
       this.#held = false;
     }
-    const slab = this.#slab, at = this.#used, room = slab.length - at;
-    let n: number | null;
-    try {
-      n = await this.#conn.read(new Uint8Array(slab.buffer, at, room));
-    } catch {
-      n = null; // reset, or closed under us: the end of input all the same
-    }
+    this.#at = this.#used;
+    // Not an async function: a suspended frame would be parked on every idle connection.
+    return this.#conn.read(this.#slab.subarray(this.#at)).then(this.#onRead, toNull);
+  }
+
+  #onRead = (n: number | null): Uint8Array | null => {
     if (n === null) return null;
+    const slab = this.#slab, at = this.#at;
     // A read that filled its space means data is streaming: use large slabs from now on.
-    if (n === room) this.#large = true;
+    if (n === slab.length - at) this.#large = true;
     this.#used = at + n;
     return new Uint8Array(slab.buffer, at, n);
-  }
+  };
 }
+
+// A reset, or a socket closed under a read: the end of input all the same.
+const toNull = () => null;
 
 /**
  * A Transport over `conn`: `first` (bytes that arrived with the HTTP head) is read before
  * anything else. A read or write on a socket that was reset or closed ends the stream (null)
- * or throws; close() may be called any number of times.
+ * or throws; close() may be called any number of times. (A class, not closures: its methods
+ * are shared by every connection instead of allocated for each.)
  */
-export function tcpTransport(conn: ByteConn, reader: SlabReader, first: Uint8Array): Transport {
-  let pending: Uint8Array | null = first.length > 0 ? first : null;
-  let closed = false;
-  return {
-    read(into) {
-      if (pending === null) return into === undefined ? reader.read() : reader.readInto(into);
-      const chunk = pending;
-      pending = null;
-      return Promise.resolve(chunk);
-    },
-    hold: () => reader.hold(),
-    recycle: () => reader.recycle(),
-    write: (bytes) => conn.write(bytes),
-    closeWrite: () => conn.closeWrite(),
-    close() {
-      if (closed) return;
-      closed = true;
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    },
-  };
+export class TcpTransport implements Transport {
+  readonly #conn: ByteConn;
+  readonly #reader: SlabReader;
+  #first: Uint8Array | null;
+  #closed = false;
+
+  constructor(conn: ByteConn, reader: SlabReader, first: Uint8Array) {
+    this.#conn = conn;
+    this.#reader = reader;
+    this.#first = first.length > 0 ? first : null;
+  }
+
+  read(into?: Uint8Array): Promise<Uint8Array | null> {
+    const first = this.#first;
+    if (first === null) {
+      return into === undefined ? this.#reader.read() : this.#reader.readInto(into);
+    }
+    this.#first = null;
+    return Promise.resolve(first);
+  }
+
+  hold(): void {
+    this.#reader.hold();
+  }
+
+  recycle(): void {
+    this.#reader.recycle();
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return this.#conn.write(bytes);
+  }
+
+  closeWrite(): Promise<void> {
+    return this.#conn.closeWrite();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
 }

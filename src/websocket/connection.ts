@@ -70,6 +70,7 @@ const DIRECT_READ_MIN = 16 * 1024;
 const DONE: IteratorResult<Message> = { value: undefined, done: true };
 const RESOLVED = Promise.resolve();
 const ignore = () => {};
+const toDone = () => DONE;
 
 /**
  * One WebSocket connection. Iterate it for messages (`for await (const m of conn)`); the
@@ -169,26 +170,31 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   }
 
   /** The next message, or done once the connection is CLOSED. */
-  async next(): Promise<IteratorResult<Message>> {
-    const s = this.#session;
+  next(): Promise<IteratorResult<Message>> {
     this.#delivering = false;
     this.#keepCurrent();
-    for (;;) {
-      const m = s.next();
-      if (m !== null) {
-        this.#delivering = true;
-        this.#current = m;
-        this.messagesIn++;
-        this.bytesIn += m.data.length;
-        return { value: m, done: false };
-      }
-      this.#flush();
-      if (s.state === "CLOSED" || !(await this.#pump())) {
-        await this.#finish();
-        return DONE;
-      }
-    }
+    const r = this.#turn();
+    return r instanceof Promise ? r : Promise.resolve(r);
   }
+
+  // The next message if one is waiting, else a read and another turn. (Not an async function:
+  // its suspended frame would be parked on every idle connection.)
+  #turn(): IteratorResult<Message> | Promise<IteratorResult<Message>> {
+    const s = this.#session;
+    const m = s.next();
+    if (m !== null) {
+      this.#delivering = true;
+      this.#current = m;
+      this.messagesIn++;
+      this.bytesIn += m.data.length;
+      return { value: m, done: false };
+    }
+    this.#flush();
+    if (s.state === "CLOSED") return this.#finish().then(toDone);
+    return this.#pump().then(this.#afterPump);
+  }
+
+  #afterPump = (more: boolean) => more ? this.#turn() : this.#finish().then(toDone);
 
   /** Ends iteration early: closes normally (1000) and waits for the connection to close. */
   async return(): Promise<IteratorResult<Message>> {

@@ -3,7 +3,7 @@
 // handed it back (send with transfer) and nothing queued refers to them.
 
 import assert from "node:assert/strict";
-import { type ByteConn, SlabReader, tcpTransport } from "../../src/io/tcp_transport.ts";
+import { type ByteConn, SlabReader, TcpTransport } from "../../src/io/tcp_transport.ts";
 import { WebSocketConnection } from "../../src/websocket/connection.ts";
 import type { Frame } from "../../src/websocket/frame.ts";
 import { type Message, Session } from "../../src/websocket/session.ts";
@@ -35,7 +35,7 @@ function fakeConn(chunks: Uint8Array[]) {
 
 async function openConnection(conn: ByteConn): Promise<WebSocketConnection> {
   const ws = new WebSocketConnection(
-    tcpTransport(conn, new SlabReader(conn), new Uint8Array(0)),
+    new TcpTransport(conn, new SlabReader(conn), new Uint8Array(0)),
     { maxMessageSize: 1 << 24, closeTimeoutMs: 1000, maxBackpressure: 1 << 20 },
   );
   await ws.open(new Uint8Array(1));
