@@ -91,8 +91,9 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   #opened = false;
   #delivering = false; // the application holds a message from the last read
   // Buffer reuse: the message last delivered, until the application hands it back with
-  // send(m, { transfer: true }); batches flushed to the encoder; queued chunks that are views
-  // of input (large payloads, not copied); a transferred reassembly buffer still to be written.
+  // send(m, { transfer: true }); batches flushed to the encoder; large chunks queued (payloads
+  // of COALESCE_LIMIT or more go out uncopied, as views of input); a transferred reassembly
+  // buffer still to be written.
   #current: Message | null = null;
   #flushes = 0;
   #inputViews = 0;
