@@ -38,16 +38,25 @@ export class BufferPool {
     return new Uint8Array(buf, 0, n);
   }
 
-  /** Returns the buffer behind `view` for reuse; the caller must not touch the view again. */
-  release(view: Uint8Array): void {
+  /** True when `view` is of a buffer this pool handed out. */
+  owns(view: Uint8Array): boolean {
+    return this.#owned.has(view.buffer as ArrayBuffer);
+  }
+
+  /**
+   * Returns the buffer behind `view` for reuse; the caller must not touch the view again.
+   * False when the pool did not hand it out (then it is left alone).
+   */
+  release(view: Uint8Array): boolean {
     const buf = view.buffer as ArrayBuffer;
-    if (!this.#owned.has(buf)) return;
+    if (!this.#owned.has(buf)) return false;
     const list = this.#free[classOf(buf.byteLength)];
     if (list.length >= MAX_FREE_PER_CLASS || this.#freeBytes + buf.byteLength > MAX_FREE_BYTES) {
-      return; // let the garbage collector have it
+      return true; // let the garbage collector have it
     }
     list.push(buf);
     this.#freeBytes += buf.byteLength;
+    return true;
   }
 }
 

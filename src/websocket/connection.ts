@@ -5,7 +5,7 @@
 import { CloseCode, type Frame, type OutFrame } from "./frame.ts";
 import { type DecodedChunk, FrameDecoder } from "./frame_decoder.ts";
 import { outputPool } from "./buffer_pool.ts";
-import { COALESCE_LIMIT, FrameEncoder, headerLength } from "./frame_encoder.ts";
+import { FrameEncoder, headerLength, IN_PLACE_MIN } from "./frame_encoder.ts";
 import { Message, Session, type State } from "./session.ts";
 
 /** The socket under a connection. */
@@ -91,12 +91,12 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   #opened = false;
   #delivering = false; // the application holds a message from the last read
   // Buffer reuse: the message last delivered, until the application hands it back with
-  // send(m, { transfer: true }); batches flushed to the encoder; large chunks queued (payloads
-  // of COALESCE_LIMIT or more go out uncopied, as views of input); a transferred reassembly
-  // buffer still to be written.
+  // send(m, { transfer: true }); batches flushed to the encoder; chunks written that were not
+  // the output pool's (the encoder counts those it makes: uncopied payloads, views of input);
+  // a transferred reassembly buffer still to be written.
   #current: Message | null = null;
   #flushes = 0;
-  #inputViews = 0;
+  #viewsWritten = 0;
   #recycleAfterWrite: Uint8Array | null = null;
   #pumping: Promise<boolean> | null = null;
   #finishing: Promise<void> | null = null;
@@ -159,8 +159,11 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
 
   /** Writes the handshake response and moves to OPEN. */
   async open(response: Uint8Array): Promise<void> {
-    this.#queuedBytes += response.length;
-    this.#enqueue([response]);
+    // Written from a pool buffer like every chunk that is not a view of input (see #reuseInput).
+    const chunk = outputPool.acquire(response.length);
+    chunk.set(response);
+    this.#queuedBytes += chunk.length;
+    this.#enqueue([chunk]);
     await this.#whenWritten();
     if (this.#writeFailed) throw new Error("connection lost during the handshake");
     this.#opened = true;
@@ -219,13 +222,17 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       ? Message.text(message)
       : Message.binary(message);
     const s = this.#session;
-    if (!this.#opened || !s.send(m)) return RESOLVED;
+    // A reassembled message handed back is ours again, with the room its buffer keeps before
+    // the data: its echo's header may go there. (Not a message read in one piece: sent from
+    // the read buffer, it would keep the next read from reusing that buffer.)
+    const transfer = options?.transfer === true && m === this.#current;
+    if (!this.#opened || !s.send(m, transfer ? s.headroom(m.data) : 0)) return RESOLVED;
     this.messagesOut++;
     this.bytesOut += m.data.length;
-    if (options?.transfer === true && m === this.#current) {
+    if (transfer) {
       this.#current = null;
-      // A large payload goes out as a view of its buffer: reuse that only once written.
-      if (m.data.length >= COALESCE_LIMIT) this.#recycleAfterWrite = m.data;
+      // A payload sent uncopied, as a view of its buffer: reuse that only once written.
+      if (m.data.length >= IN_PLACE_MIN) this.#recycleAfterWrite = m.data;
     }
     // Batch only while the application handles what the last read brought (the next call to
     // next() writes the batch); otherwise, a send from a timer say, write now.
@@ -364,8 +371,10 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   // (no fresh read buffer, so no allocation and less garbage per read).
   #reuseInput(): void {
     this.#keepCurrent();
-    const encoded = this.#encoder === null || this.#encoder.batches === this.#flushes;
-    if (encoded && this.#inputViews === 0) this.#transport.recycle();
+    const e = this.#encoder;
+    if (e === null || (e.batches === this.#flushes && e.views === this.#viewsWritten)) {
+      this.#transport.recycle();
+    }
   }
 
   // Keeps reading after the application stopped, until the peer's close arrives (or TCP ends).
@@ -415,10 +424,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
 
   #enqueue(chunks: Uint8Array[]): void {
     if (this.#writeFailed) return;
-    for (let i = 0; i < chunks.length; i++) {
-      if (chunks[i].length >= COALESCE_LIMIT) this.#inputViews++;
-      this.#queue.push(chunks[i]);
-    }
+    for (let i = 0; i < chunks.length; i++) this.#queue.push(chunks[i]);
     if (!this.#writing) this.#writeLoop();
   }
 
@@ -444,14 +450,12 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         this.#queuedBytes -= chunk.length;
         for (let i = 0; i < parts.length; i++) {
           const part = parts[i];
-          if (part.length >= COALESCE_LIMIT) {
-            this.#inputViews--;
-            if (part === this.#recycleAfterWrite) {
-              this.#recycleAfterWrite = null;
-              this.#session.recycle(part);
-            }
+          if (outputPool.release(part)) continue;
+          this.#viewsWritten++;
+          if (part.buffer === this.#recycleAfterWrite?.buffer) {
+            this.#session.recycle(this.#recycleAfterWrite);
+            this.#recycleAfterWrite = null;
           }
-          outputPool.release(part);
         }
         if (take > 1) outputPool.release(chunk);
         if (this.#drained !== null && this.#queuedBytes <= this.#options.maxBackpressure) {
@@ -463,7 +467,6 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       // The peer is gone: nothing more can be written, and nothing more will be read.
       this.#writeFailed = true;
       q.length = 0;
-      this.#inputViews = 0;
       this.#queuedBytes = 0;
       this.#session.abort();
       this.#transport.close();

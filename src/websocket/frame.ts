@@ -57,6 +57,12 @@ export interface OutFrame {
   opcode: number;
   fin: boolean;
   payload: Uint8Array;
+  /**
+   * Bytes right before `payload` in its buffer that belong to no one (the header it arrived
+   * with, or room left for one): the encoder may write the frame's header there and send header
+   * and payload as one uncopied chunk. Absent or 0: none.
+   */
+  headroom?: number;
 }
 
 /** A violation of the protocol, carrying the close code that answers it. */

@@ -6,6 +6,9 @@ import { outputPool } from "./buffer_pool.ts";
 // A payload at least this large is passed on as its own chunk (a view, not copied); smaller
 // ones are copied into the shared write buffer, which is cheaper than an extra write.
 export const COALESCE_LIMIT = 64 * 1024;
+// A frame alone in its batch with at least this much payload, and room for its header before
+// the payload, goes out in place: header written into that room, nothing copied.
+export const IN_PLACE_MIN = 4 * 1024;
 
 /** Size of the header the server writes for a payload of `length` bytes (never masked). */
 export function headerLength(length: number): number {
@@ -50,6 +53,13 @@ export function writeHeader(
  * `outputPool`: whoever writes them should release them afterwards.
  */
 export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
+  if (frames.length === 1) {
+    const f = frames[0];
+    if (f.payload.length >= IN_PLACE_MIN) {
+      const inPlace = headedInPlace(f);
+      if (inPlace !== null) return [inPlace];
+    }
+  }
   const chunks: Uint8Array[] = [];
   let start = 0;
   while (start < frames.length) {
@@ -58,29 +68,45 @@ export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
     let large: Uint8Array | null = null;
     for (; end < frames.length; end++) {
       const len = frames[end].payload.length;
-      size += headerLength(len);
       if (len >= COALESCE_LIMIT) {
-        large = frames[end].payload;
+        large = headedInPlace(frames[end]);
+        if (large === null) {
+          size += headerLength(len);
+          large = frames[end].payload;
+        }
         end++;
         break;
       }
-      size += len;
+      size += headerLength(len) + len;
     }
-    const buf = outputPool.acquire(size);
-    let at = 0;
-    for (let i = start; i < end; i++) {
-      const f = frames[i];
-      at = writeHeader(buf, at, f.opcode, f.fin, f.payload.length);
-      if (large === null || i < end - 1) {
+    if (size > 0) {
+      const buf = outputPool.acquire(size);
+      let at = 0;
+      for (let i = start; i < end; i++) {
+        const f = frames[i];
+        const last = large !== null && i === end - 1;
+        if (last && large !== f.payload) break; // its header went in place
+        at = writeHeader(buf, at, f.opcode, f.fin, f.payload.length);
+        if (last) break; // its payload follows as a chunk of its own
         buf.set(f.payload, at);
         at += f.payload.length;
       }
+      chunks.push(buf);
     }
-    chunks.push(buf);
     if (large !== null) chunks.push(large);
     start = end;
   }
   return chunks;
+}
+
+// Header and payload as one view when the frame has room for its header: the header is written
+// over the bytes before the payload (which belong to no one, see OutFrame.headroom). Else null.
+function headedInPlace(f: OutFrame): Uint8Array | null {
+  const p = f.payload, h = headerLength(p.length);
+  if ((f.headroom ?? 0) < h || p.byteOffset < h) return null;
+  const out = new Uint8Array(p.buffer, p.byteOffset - h, h + p.length);
+  writeHeader(out, 0, f.opcode, f.fin, p.length);
+  return out;
 }
 
 /**
@@ -88,14 +114,16 @@ export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
  * array per batch, to be written in order).
  */
 export class FrameEncoder extends TransformStream<OutFrame[], Uint8Array[]> {
-  readonly #count: { batches: number };
+  readonly #count: { batches: number; views: number };
 
   constructor() {
-    const count = { batches: 0 };
+    const count = { batches: 0, views: 0 };
     super({
       transform(frames, controller) {
-        controller.enqueue(encodeFrames(frames));
+        const chunks = encodeFrames(frames);
+        for (let i = 0; i < chunks.length; i++) if (!outputPool.owns(chunks[i])) count.views++;
         count.batches++;
+        controller.enqueue(chunks);
       },
     });
     this.#count = count;
@@ -104,5 +132,10 @@ export class FrameEncoder extends TransformStream<OutFrame[], Uint8Array[]> {
   /** Batches encoded so far: once it counts a batch, its small payloads have been copied. */
   get batches(): number {
     return this.#count.batches;
+  }
+
+  /** Chunks made so far that are not the output pool's: uncopied payloads, views of input. */
+  get views(): number {
+    return this.#count.views;
   }
 }

@@ -38,6 +38,9 @@ export class Message {
   }
 }
 
+/** Bytes kept free before a reassembled message, for the header of its echo (see OutFrame). */
+export const HEADROOM = 10;
+
 /** Limits the session enforces on whole messages. */
 export interface SessionLimits {
   /** Largest message, summed over its fragments (1009 above it). */
@@ -154,10 +157,13 @@ export class Session {
     return null;
   }
 
-  /** Queues a message to send; false when the connection no longer accepts messages. */
-  send(message: Message): boolean {
+  /**
+   * Queues a message to send; false when the connection no longer accepts messages. `headroom`:
+   * bytes before the message's data that the encoder may write over (see OutFrame).
+   */
+  send(message: Message, headroom = 0): boolean {
     if (this.#state !== "OPEN") return false;
-    this.#queue(message.type === "text" ? Opcode.Text : Opcode.Binary, message.data);
+    this.#queue(message.type === "text" ? Opcode.Text : Opcode.Binary, message.data, headroom);
     return true;
   }
 
@@ -199,7 +205,12 @@ export class Session {
   recycle(data: Uint8Array): void {
     if (data.buffer !== this.#assembled) return;
     this.#assembled = null;
-    this.#spare = new Uint8Array(data.buffer);
+    this.#spare = new Uint8Array(data.buffer, HEADROOM);
+  }
+
+  /** HEADROOM when `data` is a message this session reassembled last, else 0. */
+  headroom(data: Uint8Array): number {
+    return data.buffer === this.#assembled ? HEADROOM : 0;
   }
 
   /** Lets go of the recycled buffer (an idle connection should not park it). */
@@ -216,8 +227,8 @@ export class Session {
     return out;
   }
 
-  #queue(opcode: number, payload: Uint8Array): void {
-    this.#outbox.push({ opcode, fin: true, payload });
+  #queue(opcode: number, payload: Uint8Array, headroom = 0): void {
+    this.#outbox.push({ opcode, fin: true, payload, headroom });
     this.#outboxBytes += payload.length;
   }
 
@@ -345,7 +356,7 @@ export class Session {
     }
     if (buf === null || buf.length < atLeast) {
       const grown = Math.min(this.#maxMessage, Math.max(atLeast, (buf?.length ?? 0) * 2, 256));
-      const next = new Uint8Array(grown);
+      const next = new Uint8Array(HEADROOM + grown).subarray(HEADROOM);
       if (buf !== null) next.set(buf.subarray(0, this.#msgSize));
       buf = this.#msgBuf = next;
     }

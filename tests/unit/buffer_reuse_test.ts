@@ -8,6 +8,7 @@ import { WebSocketConnection } from "../../src/websocket/connection.ts";
 import type { Frame } from "../../src/websocket/frame.ts";
 import { type Message, Session } from "../../src/websocket/session.ts";
 import { clientFrame } from "../support/raw_client.ts";
+import { concat } from "../support/bytes.ts";
 
 /** A connection whose reads come from `chunks` in order and whose writes are recorded. */
 function fakeConn(chunks: Uint8Array[]) {
@@ -168,7 +169,7 @@ Deno.test("connection: a large handed-back message's buffer is reused only after
     },
     write(p) {
       // The first large payload's write stays pending until the second message has arrived.
-      if (p.length === size && release === null) {
+      if (p.length >= size && release === null) {
         return new Promise((resolve) => {
           release = () => {
             writes.push(p.slice());
@@ -191,8 +192,62 @@ Deno.test("connection: a large handed-back message's buffer is reused only after
   }
   assert.equal(got.length, 2);
   assert.notEqual(got[1].data.buffer, got[0].data.buffer, "the unwritten buffer was not reused");
-  const bodies = writes.filter((w) => w.length === size);
-  assert.equal(bodies.length, 2);
-  assert.ok(bodies[0].every((b) => b === 1), "the first echo is all 1s");
-  assert.ok(bodies[1].every((b) => b === 2), "the second echo is all 2s");
+  // Each echo goes out as one write: its 10-byte header was put in the room before the payload.
+  const bodies = writes.filter((w) => w.length >= size);
+  assert.deepEqual(bodies.map((w) => w.length), [size + 10, size + 10]);
+  assert.deepEqual([...bodies[0].subarray(0, 2)], [0x82, 127], "FIN, binary, 64-bit length");
+  assert.ok(bodies[0].subarray(10).every((b) => b === 1), "the first echo is all 1s");
+  assert.ok(bodies[1].subarray(10).every((b) => b === 2), "the second echo is all 2s");
+});
+
+Deno.test("connection: an echo sent as a view of the read buffer is not read over while pending", async () => {
+  // A 70 KiB message read in one piece goes out uncopied, as a view of the read buffer, so later
+  // reads must not reuse that memory until it is written. (A first 2000-byte message moves the
+  // reader up to large buffers.)
+  const size = 70 * 1024;
+  const frames = [
+    clientFrame({ opcode: 0x2, payload: new Uint8Array(2000) }),
+    ...[1, 2, 3].map((fill) =>
+      clientFrame({ opcode: 0x2, payload: new Uint8Array(size).fill(fill) })
+    ),
+  ];
+  const input = concat(frames);
+  const ends = frames.map((_, k) => frames.slice(0, k + 1).reduce((n, f) => n + f.length, 0));
+  let pos = 0;
+  let released = false;
+  const pending: (() => void)[] = [];
+  const writes: Uint8Array[] = [];
+  const conn: ByteConn = {
+    read(p) {
+      if (pos >= input.length) {
+        // Only now let the writes finish: every read came while the first was pending.
+        released = true;
+        for (const release of pending) release();
+        return Promise.resolve(null);
+      }
+      // No read goes past the end of a frame: one message per read, as in ping-pong.
+      const end = ends.find((e) => e > pos)!;
+      const n = Math.min(p.length, end - pos);
+      p.set(input.subarray(pos, pos + n));
+      pos += n;
+      return Promise.resolve(n);
+    },
+    write(p) {
+      const finish = () => {
+        writes.push(p.slice());
+        return p.length;
+      };
+      if (p.length < size || released) return Promise.resolve(finish());
+      return new Promise((resolve) => pending.push(() => resolve(finish())));
+    },
+    closeWrite: () => Promise.resolve(),
+    close() {},
+  };
+  const ws = await openConnection(conn);
+  for await (const m of ws) ws.send(m, { transfer: true });
+  const echoes = writes.filter((w) => w.length >= size);
+  assert.equal(echoes.length, 3);
+  echoes.forEach((w, k) => {
+    assert.ok(w.subarray(w.length - size).every((b) => b === k + 1), `echo ${k + 1} is intact`);
+  });
 });

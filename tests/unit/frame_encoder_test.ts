@@ -7,6 +7,7 @@ import {
   encodeFrames,
   FrameEncoder,
   headerLength,
+  IN_PLACE_MIN,
   writeHeader,
 } from "../../src/websocket/frame_encoder.ts";
 import type { OutFrame } from "../../src/websocket/frame.ts";
@@ -193,4 +194,46 @@ Deno.test("FrameEncoder: a TransformStream from frame batches to chunk batches",
   assert.equal(outs[2][1], large);
   await writer.close();
   assert.equal((await reader.read()).done, true);
+});
+
+/** A payload of `n` bytes at offset `room` of its buffer, the bytes before it set to 0xee. */
+function withRoom(n: number, room: number): Uint8Array {
+  const buf = new Uint8Array(room + n).fill(0xee);
+  const p = buf.subarray(room);
+  for (let i = 0; i < n; i++) p[i] = i & 0xff;
+  return p;
+}
+
+Deno.test("encodeFrames: a lone frame with headroom goes out in place, as one uncopied chunk", async () => {
+  const payload = withRoom(IN_PLACE_MIN, 8);
+  const chunks = encodeFrames([{ ...frame(2, payload), headroom: 8 }]);
+  assert.equal(chunks.length, 1);
+  assert.equal(chunks[0].buffer, payload.buffer, "the payload's own buffer");
+  assert.equal(chunks[0].byteOffset, 8 - 4, "the 4-byte header just before the payload");
+  const [f] = await readFrames(chunks[0]);
+  assert.equal(f.opcode, 2);
+  assert.deepEqual(f.payload, payload);
+});
+
+Deno.test("encodeFrames: too little headroom, or too small a payload: copied as before", () => {
+  const short = withRoom(IN_PLACE_MIN, 3); // a 4-byte header does not fit in 3
+  assert.notEqual(encodeFrames([{ ...frame(2, short), headroom: 3 }])[0].buffer, short.buffer);
+  const small = withRoom(IN_PLACE_MIN - 1, 8);
+  assert.notEqual(encodeFrames([{ ...frame(2, small), headroom: 8 }])[0].buffer, small.buffer);
+  assert.equal(new Uint8Array(short.buffer)[0], 0xee, "the bytes before it are untouched");
+});
+
+Deno.test("encodeFrames: in a batch, small frames are coalesced and a large one with headroom has its header in place", async () => {
+  const large = withRoom(COALESCE_LIMIT, 10);
+  const frames: OutFrame[] = [frame(1, new TextEncoder().encode("hi")), {
+    ...frame(2, large),
+    headroom: 10,
+  }, frame(1, new TextEncoder().encode("after"))];
+  const chunks = encodeFrames(frames);
+  assert.equal(chunks.length, 3, "small run, the large frame in place, the small one after");
+  assert.equal(chunks[0].length, 4, "the first run holds only the small frame");
+  assert.equal(chunks[1].buffer, large.buffer);
+  const got = await readFrames(concat(chunks));
+  assert.deepEqual(got.map((f) => f.payload.length), [2, COALESCE_LIMIT, 5]);
+  assert.deepEqual(got[1].payload, large);
 });
