@@ -334,19 +334,19 @@ export class Server {
   #serve(ws: WebSocketConnection, app: WebSocketApp, opened: Promise<void>): Promise<void> {
     const started = performance.now();
     this.#sockets.add(ws);
-    return opened.then(() => app(ws)).then(
-      () => ws.close(CloseCode.Normal).then((info) => this.#served(ws, info, started)),
-      // The application threw, or the 101 could not be written (then no close frame is sent).
-      () =>
-        ws.close(CloseCode.InternalError, "internal error").then((info) =>
-          this.#served(ws, info, started)
-        ),
-    );
+    return opened
+      .then(() => app(ws))
+      .then(
+        () => ws.close(CloseCode.Normal),
+        // The application threw, or the 101 could not be written (then no close frame is sent).
+        () => ws.close(CloseCode.InternalError, "internal error"),
+      )
+      .then((info) => this.#served(ws, info, started))
+      .finally(() => this.#sockets.delete(ws));
   }
 
   // Counts and logs a WebSocket connection that has closed.
   #served(ws: WebSocketConnection, info: CloseInfo, started: number): void {
-    this.#sockets.delete(ws);
     this.metrics.closed(info.code);
     this.metrics.messagesIn += ws.messagesIn;
     this.metrics.messagesOut += ws.messagesOut;

@@ -115,7 +115,9 @@ export class TcpTransport implements Transport {
   }
 
   recycle(): void {
-    this.#reader.recycle();
+    // The bytes that came with the HTTP head are a view of the reader's slab: until they have
+    // been handed out (and then held or given back), the slab must not be rewound under them.
+    if (this.#first === null) this.#reader.recycle();
   }
 
   write(bytes: Uint8Array): Promise<number> {

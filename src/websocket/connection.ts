@@ -93,11 +93,13 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   // Buffer reuse: the message last delivered, until the application hands it back with
   // send(m, { transfer: true }); batches flushed to the encoder; chunks written that were not
   // the output pool's (the encoder counts those it makes: uncopied payloads, views of input);
-  // a transferred reassembly buffer still to be written.
+  // the data of a transferred message, given back to the session once everything queued up to
+  // its echo has been written (then nothing refers to it), and whether that echo was flushed.
   #current: Message | null = null;
   #flushes = 0;
   #viewsWritten = 0;
   #recycleAfterWrite: Uint8Array | null = null;
+  #recycleFlushed = false;
   #pumping: Promise<boolean> | null = null;
   #finishing: Promise<void> | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -210,7 +212,8 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
    * Sends a message (a string is sent as text, bytes as binary). Resolves at once unless more
    * than maxBackpressure bytes are queued, then once they have drained: await it. Messages sent
    * after the closing handshake began are dropped. With `transfer`, the message just received
-   * is handed back: its bytes may be reused for later input once sent, so do not keep it.
+   * is handed back: its bytes may be reused for later input once sent, so nothing may still
+   * hold it (the application, or a send of it on another connection).
    */
   send(
     message: Message | string | Uint8Array,
@@ -232,7 +235,10 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     if (transfer) {
       this.#current = null;
       // A payload sent uncopied, as a view of its buffer: reuse that only once written.
-      if (m.data.length >= IN_PLACE_MIN) this.#recycleAfterWrite = m.data;
+      if (m.data.length >= IN_PLACE_MIN) {
+        this.#recycleAfterWrite = m.data;
+        this.#recycleFlushed = false;
+      }
     }
     // Batch only while the application handles what the last read brought (the next call to
     // next() writes the batch); otherwise, a send from a timer say, write now.
@@ -341,7 +347,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         this.#decoderIn = decoder.writable.getWriter();
         this.#decoderOut = decoder.readable.getReader();
         // The encoder too, so that it has started (and encodes at once) by the first reply.
-        this.#makeEncoder();
+        if (this.#encoder === null) this.#makeEncoder();
       }
       const decoded = this.#decoderOut!.read();
       this.#decoderIn.write(chunk).catch(ignore);
@@ -406,6 +412,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     }
     this.#queuedBytes += size;
     this.#flushes++;
+    if (this.#recycleAfterWrite !== null) this.#recycleFlushed = true; // its echo is in this batch
     if (this.#encoderIn === null) this.#makeEncoder();
     const encoded = this.#encoderOut!.read();
     this.#encoderIn!.write(frames).catch(ignore);
@@ -449,13 +456,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         while (done < chunk.length) done += await this.#transport.write(chunk.subarray(done));
         this.#queuedBytes -= chunk.length;
         for (let i = 0; i < parts.length; i++) {
-          const part = parts[i];
-          if (outputPool.release(part)) continue;
-          this.#viewsWritten++;
-          if (part.buffer === this.#recycleAfterWrite?.buffer) {
-            this.#session.recycle(this.#recycleAfterWrite);
-            this.#recycleAfterWrite = null;
-          }
+          if (!outputPool.release(parts[i])) this.#viewsWritten++;
         }
         if (take > 1) outputPool.release(chunk);
         if (this.#drained !== null && this.#queuedBytes <= this.#options.maxBackpressure) {
@@ -477,6 +478,11 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     if (this.#queuedBytes === 0) {
       this.#idle?.resolve();
       this.#idle = null;
+      if (this.#recycleFlushed) {
+        this.#session.recycle(this.#recycleAfterWrite!);
+        this.#recycleAfterWrite = null;
+        this.#recycleFlushed = false;
+      }
       // After a framing error the peer's bytes are meaningless: follow our close frame with FIN
       // so that the peer sees the close and then the end of the stream.
       if (this.#closeFlushed && this.#session.brokenInput && !this.#halfClosed) {

@@ -251,3 +251,90 @@ Deno.test("connection: an echo sent as a view of the read buffer is not read ove
     assert.ok(w.subarray(w.length - size).every((b) => b === k + 1), `echo ${k + 1} is intact`);
   });
 });
+
+Deno.test("connection: a kept message that came with the HTTP head survives the next read", async () => {
+  const head = new Uint8Array(200).fill(0x41); // stands for the request head
+  const first = clientFrame({ opcode: 0x1, payload: "came with the head" });
+  const { conn } = fakeConn([concat([head, first]), text("x".repeat(600))]);
+  const reader = new SlabReader(conn);
+  const headRead = (await reader.read())!; // as the server reads the head
+  const rest = headRead.subarray(head.length); // the parser's rest is a view like this
+  const ws = new WebSocketConnection(new TcpTransport(conn, reader, rest), {
+    maxMessageSize: 1 << 20,
+    closeTimeoutMs: 1000,
+    maxBackpressure: 1 << 20,
+  });
+  await ws.open(new Uint8Array(1));
+  const kept: Message[] = [];
+  for await (const m of ws) {
+    kept.push(m);
+    await ws.send(m); // not handed back
+  }
+  assert.deepEqual(kept.map((m) => m.text), ["came with the head", "x".repeat(600)]);
+});
+
+Deno.test("connection: a reassembly buffer is reused only after its last queued echo is written", async () => {
+  // The first message is echoed twice, the second time handed back; the second message must
+  // not be reassembled into its buffer while that second echo still waits to be written.
+  const size = 100 * 1024;
+  const fragmented = (fill: number, n: number) =>
+    concat([
+      clientFrame({ opcode: 0x2, fin: false, payload: new Uint8Array(n).fill(fill) }),
+      clientFrame({ opcode: 0x0, fin: true, payload: new Uint8Array(n).fill(fill) }),
+    ]);
+  const parts = [fragmented(0x11, size), fragmented(0xee, size)];
+  let part = 0, pos = 0;
+  const secondArrived = Promise.withResolvers<void>();
+  let largeWrites = 0;
+  const writes: Uint8Array[] = [];
+  const conn: ByteConn = {
+    async read(p) {
+      if (pos >= parts[part].length) {
+        if (++part >= parts.length) return null;
+        pos = 0;
+      }
+      const src = parts[part];
+      const n = Math.min(p.length, src.length - pos);
+      p.set(src.subarray(pos, pos + n));
+      pos += n;
+      return n;
+    },
+    async write(p) {
+      // The second echo of the first message completes only once the second has arrived.
+      if (p.length >= 2 * size && ++largeWrites === 2) await secondArrived.promise;
+      writes.push(p.slice());
+      return p.length;
+    },
+    closeWrite: () => Promise.resolve(),
+    close() {},
+  };
+  const ws = await openConnection(conn);
+  const got: Message[] = [];
+  for await (const m of ws) {
+    got.push(m);
+    if (got.length === 1) {
+      ws.send(m);
+      ws.send(m, { transfer: true });
+    } else {
+      secondArrived.resolve();
+      ws.send(m, { transfer: true });
+    }
+  }
+  const echoes = writes.filter((w) => w.length >= 2 * size).map((w) =>
+    w.subarray(w.length - 2 * size)
+  );
+  assert.equal(echoes.length, 3);
+  assert.ok(
+    echoes[0].every((b) => b === 0x11) && echoes[1].every((b) => b === 0x11),
+    "first, twice",
+  );
+  assert.ok(echoes[2].every((b) => b === 0xee), "then the second");
+});
+
+Deno.test("connection: a greeting sent before the first read does not stop reads reusing memory", async () => {
+  const { conn, reads } = fakeConn(Array.from({ length: 5 }, (_, i) => text(`m${i}`)));
+  const ws = await openConnection(conn);
+  await ws.send("hello"); // the encoder is made by this send, before any input
+  for await (const m of ws) await ws.send(m, { transfer: true });
+  for (const r of reads.slice(1)) assert.equal(r.byteOffset, reads[0].byteOffset);
+});
