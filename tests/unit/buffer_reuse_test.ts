@@ -288,16 +288,16 @@ Deno.test("connection: a reassembly buffer is reused only after its last queued 
   let largeWrites = 0;
   const writes: Uint8Array[] = [];
   const conn: ByteConn = {
-    async read(p) {
+    read(p) {
       if (pos >= parts[part].length) {
-        if (++part >= parts.length) return null;
+        if (++part >= parts.length) return Promise.resolve(null);
         pos = 0;
       }
       const src = parts[part];
       const n = Math.min(p.length, src.length - pos);
       p.set(src.subarray(pos, pos + n));
       pos += n;
-      return n;
+      return Promise.resolve(n);
     },
     async write(p) {
       // The second echo of the first message completes only once the second has arrived.
