@@ -164,6 +164,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     // Written from a pool buffer like every chunk that is not a view of input (see #reuseInput).
     const chunk = outputPool.acquire(response.length);
     chunk.set(response);
+    if (!outputPool.owns(chunk)) this.#viewsWritten--; // too large for the pool: not a view
     this.#queuedBytes += chunk.length;
     this.#enqueue([chunk]);
     await this.#whenWritten();
@@ -178,7 +179,6 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   /** The next message, or done once the connection is CLOSED. */
   next(): Promise<IteratorResult<Message>> {
     this.#delivering = false;
-    this.#keepCurrent();
     const r = this.#turn();
     return r instanceof Promise ? r : Promise.resolve(r);
   }
@@ -187,6 +187,8 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   // its suspended frame would be parked on every idle connection.)
   #turn(): IteratorResult<Message> | Promise<IteratorResult<Message>> {
     const s = this.#session;
+    // (Here, not only in next(): calls of next() that overlap all come back through here.)
+    this.#keepCurrent();
     const m = s.next();
     if (m !== null) {
       this.#delivering = true;

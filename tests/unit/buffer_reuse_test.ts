@@ -338,3 +338,16 @@ Deno.test("connection: a greeting sent before the first read does not stop reads
   for await (const m of ws) await ws.send(m, { transfer: true });
   for (const r of reads.slice(1)) assert.equal(r.byteOffset, reads[0].byteOffset);
 });
+
+Deno.test("connection: with overlapping next() calls, a kept message is still held", async () => {
+  // Two messages in one read, asked for by two next() calls at once; the first is kept and the
+  // second handed back, then a third read must not go over the first.
+  const { conn } = fakeConn([concat([text("A".repeat(100)), text("B".repeat(100))]), text("C")]);
+  const ws = await openConnection(conn);
+  const [r1, r2] = await Promise.all([ws.next(), ws.next()]);
+  const kept = r1.value as Message;
+  ws.send(r2.value as Message, { transfer: true });
+  assert.equal(((await ws.next()).value as Message).text, "C");
+  assert.equal(kept.text, "A".repeat(100));
+  await ws.close();
+});
