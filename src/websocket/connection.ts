@@ -5,7 +5,7 @@
 import { CloseCode, type Frame, type OutFrame } from "./frame.ts";
 import { type DecodedChunk, FrameDecoder } from "./frame_decoder.ts";
 import { outputPool } from "./buffer_pool.ts";
-import { FrameEncoder, headerLength, IN_PLACE_MIN } from "./frame_encoder.ts";
+import { FrameEncoder, headerLength } from "./frame_encoder.ts";
 import { Message, Session, type State } from "./session.ts";
 
 /** The socket under a connection. */
@@ -161,12 +161,11 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
 
   /** Writes the handshake response and moves to OPEN. */
   async open(response: Uint8Array): Promise<void> {
-    // Written from a pool buffer like every chunk that is not a view of input (see #reuseInput).
-    const chunk = outputPool.acquire(response.length);
-    chunk.set(response);
-    if (!outputPool.owns(chunk)) this.#viewsWritten--; // too large for the pool: not a view
-    this.#queuedBytes += chunk.length;
-    this.#enqueue([chunk]);
+    // Not the pool's, so counted among the views written (see #reuseInput); but not a view of
+    // input that the encoder counted: cancel that out.
+    this.#viewsWritten--;
+    this.#queuedBytes += response.length;
+    this.#enqueue([response]);
     await this.#whenWritten();
     if (this.#writeFailed) throw new Error("connection lost during the handshake");
     this.#opened = true;
@@ -231,16 +230,15 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     // the data: its echo's header may go there. (Not a message read in one piece: sent from
     // the read buffer, it would keep the next read from reusing that buffer.)
     const transfer = options?.transfer === true && m === this.#current;
-    if (!this.#opened || !s.send(m, transfer ? s.headroom(m.data) : 0)) return RESOLVED;
+    const headroom = transfer ? s.headroom(m.data) : 0;
+    if (!this.#opened || !s.send(m, headroom)) return RESOLVED;
     this.messagesOut++;
     this.bytesOut += m.data.length;
-    if (transfer) {
-      this.#current = null;
-      // A payload sent uncopied, as a view of its buffer: reuse that only once written.
-      if (m.data.length >= IN_PLACE_MIN) {
-        this.#recycleAfterWrite = m.data;
-        this.#recycleFlushed = false;
-      }
+    if (transfer) this.#current = null;
+    if (headroom > 0) {
+      // Its buffer goes back to the session once everything up to this echo is written.
+      this.#recycleAfterWrite = m.data;
+      this.#recycleFlushed = false;
     }
     // Batch only while the application handles what the last read brought (the next call to
     // next() writes the batch); otherwise, a send from a timer say, write now.
