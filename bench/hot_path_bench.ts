@@ -7,11 +7,11 @@
 // the copy timed on its own (to subtract: report_hot_path.ts does), and the copy made before
 // b.start() (untimed; per-iteration timer overhead is then included instead).
 
-import { FrameParser } from "../src/websocket/frame_decoder.ts";
-import { encodeFrames } from "../src/websocket/frame_encoder.ts";
-import type { Frame } from "../src/websocket/frame.ts";
-import { applyMask } from "../src/websocket/mask.ts";
-import { isValidUtf8, Utf8Validator } from "../src/websocket/utf8.ts";
+import { FrameParser } from "../src/protocol/frame_decoder.ts";
+import { encodeFrames } from "../src/protocol/frame_encoder.ts";
+import type { FramePiece } from "../src/protocol/frame.ts";
+import { applyMask } from "../src/protocol/mask.ts";
+import { isValidUtf8, Utf8Validator } from "../src/protocol/utf8.ts";
 import {
   asciiBytes,
   MASK_KEY,
@@ -33,7 +33,7 @@ const smallPristine = maskedFrames(SMALL_FRAMES, SMALL_PAYLOAD);
 const smallWork = new Uint8Array(smallPristine.length);
 const largePristine = maskedFrames(1, MIB);
 const largeWork = new Uint8Array(largePristine.length);
-const out: Frame[] = [];
+const out: FramePiece[] = [];
 
 function check(cond: boolean, what: string): void {
   if (!cond) throw new Error(`hot_path_bench: fixture check failed: ${what}`);
@@ -41,7 +41,7 @@ function check(cond: boolean, what: string): void {
 
 {
   smallWork.set(smallPristine);
-  const frames: Frame[] = [];
+  const frames: FramePiece[] = [];
   new FrameParser(LIMITS).push(smallWork, frames);
   check(frames.length === SMALL_FRAMES, `decoded ${frames.length} small frames`);
   const want = plainPayload(SMALL_FRAMES - 1, SMALL_PAYLOAD);
@@ -72,7 +72,7 @@ const medium = Array.from({ length: 16 }, () => ({
   payload: new Uint8Array(16 * 1024),
 }));
 {
-  const chunks = encodeFrames(small);
+  const chunks = encodeFrames(small).chunks;
   check(
     chunks.length === 1 && chunks[0].length === SMALL_FRAMES * (2 + SMALL_PAYLOAD),
     "1000 small frames coalesce into one chunk",
@@ -276,7 +276,7 @@ Deno.bench({
   group: "encode",
   baseline: true,
   fn() {
-    sink ^= encodeFrames(small).length;
+    sink ^= encodeFrames(small).chunks.length;
   },
 });
 
@@ -284,7 +284,7 @@ Deno.bench({
   name: NAMES.encodeLarge,
   group: "encode",
   fn() {
-    sink ^= encodeFrames(medium).length;
+    sink ^= encodeFrames(medium).chunks.length;
   },
 });
 

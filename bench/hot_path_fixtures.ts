@@ -1,7 +1,7 @@
 // Inputs for bench/hot_path_bench.ts and the units bench/report_hot_path.ts turns timings into.
 // Pure data builders: importing this module registers no benchmark.
 
-import type { OutFrame } from "../src/websocket/frame.ts";
+import type { OutFrame } from "../src/protocol/frame.ts";
 
 /** The masking key wsload uses (37 fa 21 3d), read big-endian as the decoder does. */
 export const MASK_KEY = 0x37fa213d;

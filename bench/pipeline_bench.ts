@@ -4,9 +4,9 @@
 // write queue). What is left when the kernel is taken away: the JavaScript cost per message.
 // Run: `deno bench bench/pipeline_bench.ts`.
 
+import { WebSocketConnection } from "../src/connection/connection.ts";
+import type { Socket } from "../src/connection/socket.ts";
 import { echo } from "../src/echo.ts";
-import { type ByteConn, SlabReader, TcpTransport } from "../src/io/tcp_transport.ts";
-import { WebSocketConnection } from "../src/websocket/connection.ts";
 import { maskedFrames, SMALL_PAYLOAD } from "./hot_path_fixtures.ts";
 
 const READS = 1000;
@@ -14,7 +14,7 @@ const READS = 1000;
 async function echoReads(framesPerRead: number): Promise<void> {
   const chunk = maskedFrames(framesPerRead, SMALL_PAYLOAD);
   let reads = 0;
-  const conn: ByteConn = {
+  const conn: Socket = {
     read(p) {
       if (reads++ >= READS) return Promise.resolve(null);
       p.set(chunk);
@@ -23,11 +23,11 @@ async function echoReads(framesPerRead: number): Promise<void> {
     write: (p) => Promise.resolve(p.length),
     closeWrite: () => Promise.resolve(),
     close() {},
+    remote: { hostname: "127.0.0.1", port: 1 },
   };
-  const ws = new WebSocketConnection(
-    new TcpTransport(conn, new SlabReader(conn), new Uint8Array(0)),
-    { maxMessageSize: 1 << 24, closeTimeoutMs: 1000, maxBackpressure: 1 << 20 },
-  );
+  const ws = new WebSocketConnection(conn, {
+    options: { maxMessage: 1 << 24, closeTimeout: 1000, maxBackpressure: 1 << 20 },
+  });
   await ws.open(new Uint8Array(1));
   await echo(ws);
 }

@@ -12,7 +12,7 @@ stop() { [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 
 trap stop EXIT
 for round in $(seq 1 "$ROUNDS"); do
   for workers in 1 2; do
-    deno run --unstable-net --allow-net --allow-env --allow-read=src src/main.ts \
+    deno run --unstable-net --allow-net --allow-env --allow-read=src src/runtime/deno/main.ts \
       --host 127.0.0.1 --port "$PORT" --workers "$workers" --log-level warn >/dev/null 2>&1 &
     server=$!
     for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done

@@ -5,20 +5,21 @@
 export interface Config {
   host: string;
   port: number;
-  maxMessageSize: number;
-  maxHeadBytes: number;
+  maxMessage: number;
+  maxHead: number;
   maxHeaders: number;
-  maxTargetBytes: number;
-  handshakeTimeoutMs: number;
-  closeTimeoutMs: number;
-  pingIntervalMs: number;
-  pingTimeoutMs: number;
+  maxTarget: number;
+  handshakeTimeout: number;
+  closeTimeout: number;
+  pingInterval: number;
+  pingTimeout: number;
   maxConnections: number;
   maxConnectionsPerIp: number;
   maxBackpressure: number;
+  maxMemory: number;
   allowedOrigins: string[];
   protocols: string[];
-  drainTimeoutMs: number;
+  drainTimeout: number;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   workers: number;
 }
@@ -41,7 +42,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   opt("host", "--host", "HOST", "0.0.0.0", text, "address to listen on"),
   opt("port", "--port", "PORT", "8080", int(0, 65535), "TCP port to listen on (0 = any free)"),
   opt(
-    "maxMessageSize",
+    "maxMessage",
     "--max-message",
     "MAX_MESSAGE",
     "16m",
@@ -49,7 +50,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "largest message, summed over fragments; larger ones are closed with 1009",
   ),
   opt(
-    "maxHeadBytes",
+    "maxHead",
     "--max-head",
     "MAX_HEAD",
     "8k",
@@ -58,7 +59,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ),
   opt("maxHeaders", "--max-headers", "MAX_HEADERS", "100", int(1), "most header fields; 431"),
   opt(
-    "maxTargetBytes",
+    "maxTarget",
     "--max-target",
     "MAX_TARGET",
     "4k",
@@ -66,7 +67,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "longest request-target; longer ones get 414",
   ),
   opt(
-    "handshakeTimeoutMs",
+    "handshakeTimeout",
     "--handshake-timeout",
     "HANDSHAKE_TIMEOUT",
     "10s",
@@ -74,7 +75,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "time to send a complete request head before the socket is closed (slowloris)",
   ),
   opt(
-    "closeTimeoutMs",
+    "closeTimeout",
     "--close-timeout",
     "CLOSE_TIMEOUT",
     "5s",
@@ -82,7 +83,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "wait for the peer's close frame (and our last writes) before closing TCP",
   ),
   opt(
-    "pingIntervalMs",
+    "pingInterval",
     "--ping-interval",
     "PING_INTERVAL",
     "30s",
@@ -90,7 +91,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "ping a connection idle this long (0 = never)",
   ),
   opt(
-    "pingTimeoutMs",
+    "pingTimeout",
     "--ping-timeout",
     "PING_TIMEOUT",
     "20s",
@@ -122,6 +123,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     "queued outgoing bytes above which a connection is not read from",
   ),
   opt(
+    "maxMemory",
+    "--max-memory",
+    "MAX_MEMORY",
+    "128m",
+    size(1024 * 1024),
+    "input memory (read buffers, messages) of all connections together; a message that would " +
+      "cross it is closed with 1013",
+  ),
+  opt(
     "allowedOrigins",
     "--allowed-origins",
     "ALLOWED_ORIGINS",
@@ -138,7 +148,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "subprotocols the server may select, in order of preference (empty = never select one)",
   ),
   opt(
-    "drainTimeoutMs",
+    "drainTimeout",
     "--drain-timeout",
     "DRAIN_TIMEOUT",
     "10s",

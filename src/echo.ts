@@ -1,6 +1,6 @@
 // The echo application: every message goes back as it came, text as text, binary as binary.
 
-import type { WebSocketConnection } from "./websocket/connection.ts";
+import type { WebSocketConnection } from "./connection/connection.ts";
 
 /** Echoes each message until the connection closes, waiting for the writer (backpressure). */
 export async function echo(conn: WebSocketConnection): Promise<void> {

@@ -1,10 +1,10 @@
 // The /inspect endpoint: the echo, plus a JSON report of every frame as it arrived on the wire
 // and, first of all, of the opening handshake's computation. It is what the page draws.
 
-import type { HandshakeInfo, WebSocketConnection } from "./websocket/connection.ts";
-import { type Frame, Opcode } from "./websocket/frame.ts";
-import { WEBSOCKET_GUID } from "./websocket/handshake.ts";
-import { applyMask } from "./websocket/mask.ts";
+import type { HandshakeInfo, WebSocketConnection } from "./connection/connection.ts";
+import { type FramePiece, Opcode } from "./protocol/frame.ts";
+import { WEBSOCKET_GUID } from "./protocol/handshake.ts";
+import { applyMask } from "./protocol/mask.ts";
 
 /** Payload bytes shown per frame report (masked and unmasked); the rest is only counted. */
 export const INSPECT_PAYLOAD_BYTES = 32;
@@ -51,7 +51,7 @@ export async function handshakeReport(h: Pick<HandshakeInfo, "key" | "accept">) 
 }
 
 /** What one frame looked like on the wire (from its first piece). */
-export function frameReport(f: Frame) {
+export function frameReport(f: FramePiece) {
   const extended = f.headerLength - 4 - 2; // 0, 2 or 8 bytes of extended length
   const shown = f.payload.subarray(0, INSPECT_PAYLOAD_BYTES);
   const masked = shown.slice(); // re-mask a copy: the payload itself was unmasked in place

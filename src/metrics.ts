@@ -32,6 +32,9 @@ export interface LiveFigures {
   messagesOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** Input memory held by every connection together, and the limit on it (bytes). */
+  memoryHeld: number;
+  memoryLimit: number;
 }
 
 /** Renders the metrics in the Prometheus text format. */
@@ -81,5 +84,16 @@ export function renderMetrics(m: Metrics, live: LiveFigures): string {
     "Connections whose outgoing queue is full (not being read from).",
     [[w, live.backpressured]],
   );
+  metric(
+    "wsecho_input_memory_bytes",
+    "gauge",
+    "Input memory (read buffers, messages being reassembled or echoed) held by all connections.",
+    [[w, live.memoryHeld]],
+  );
+  if (Number.isFinite(live.memoryLimit)) {
+    metric("wsecho_input_memory_limit_bytes", "gauge", "The limit on that memory.", [
+      [w, live.memoryLimit],
+    ]);
+  }
   return out.join("\n") + "\n";
 }

@@ -1,20 +1,19 @@
-// wsecho assembled: the routes it serves and the server configured from a Config.
+// wsecho assembled, whatever the runtime: the routes it serves and the server options a Config
+// gives. The runtime (src/runtime/*) brings the listener and the page's bytes.
 
 import type { Config } from "./config.ts";
+import { MemoryBudget } from "./connection/input_memory.ts";
+import type { Listener } from "./connection/socket.ts";
 import { echo } from "./echo.ts";
-import { inspect } from "./inspect.ts";
 import type { HttpResponse } from "./http/response.ts";
+import { inspect } from "./inspect.ts";
 import type { Logger } from "./log.ts";
-import { type Routes, Server } from "./server.ts";
+import type { Routes } from "./server/router.ts";
+import { Server, type ServerOptions } from "./server/server.ts";
 
 /** Static files served by wsecho: the page at "/". */
 export interface Assets {
   indexHtml: Uint8Array;
-}
-
-/** Reads the page from src/static/. */
-export async function loadAssets(): Promise<Assets> {
-  return { indexHtml: await Deno.readFile(new URL("./static/index.html", import.meta.url)) };
 }
 
 /** The routes: the echo (and its page) at "/", the inspecting echo, health and metrics. */
@@ -24,14 +23,17 @@ export function routes(assets: Assets): Routes {
     headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" },
     body: assets.indexHtml,
   };
+  const plain = (status: number, body: string): HttpResponse => ({
+    status,
+    headers: { "Content-Type": "text/plain" },
+    body,
+  });
   return {
     websocket: { "/": echo, "/inspect": inspect },
     http: {
       "/": () => ({ ...page }),
       "/healthz": (_head, server) =>
-        server.draining
-          ? { status: 503, headers: { "Content-Type": "text/plain" }, body: "draining\n" }
-          : { status: 200, headers: { "Content-Type": "text/plain" }, body: "ok\n" },
+        server.draining ? plain(503, "draining\n") : plain(200, "ok\n"),
       "/metrics": (_head, server) => ({
         status: 200,
         headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
@@ -41,30 +43,38 @@ export function routes(assets: Assets): Routes {
   };
 }
 
-/** Starts wsecho with `config`. */
-export function startWsecho(
+/** The server options a Config gives (one name per option, from flag to server). */
+export function serverOptions(
   config: Config,
-  assets: Assets,
-  extra: { logger?: Logger; worker?: number; reusePort?: boolean } = {},
-): Server {
-  return Server.listen({
-    hostname: config.host,
-    port: config.port,
+  extra: { logger?: Logger; worker?: number } = {},
+): ServerOptions {
+  return {
     head: {
-      maxHeadBytes: config.maxHeadBytes,
+      maxHeadBytes: config.maxHead,
       maxHeaders: config.maxHeaders,
-      maxTargetBytes: config.maxTargetBytes,
+      maxTargetBytes: config.maxTarget,
     },
-    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    handshakeTimeout: config.handshakeTimeout,
     maxConnections: config.maxConnections,
     maxConnectionsPerIp: config.maxConnectionsPerIp,
     allowedOrigins: config.allowedOrigins,
     protocols: config.protocols,
-    pingIntervalMs: config.pingIntervalMs,
-    pingTimeoutMs: config.pingTimeoutMs,
-    maxMessageSize: config.maxMessageSize,
-    closeTimeoutMs: config.closeTimeoutMs,
+    pingInterval: config.pingInterval,
+    pingTimeout: config.pingTimeout,
+    maxMessage: config.maxMessage,
+    closeTimeout: config.closeTimeout,
     maxBackpressure: config.maxBackpressure,
+    memory: new MemoryBudget(config.maxMemory),
     ...extra,
-  }, routes(assets));
+  };
+}
+
+/** Serves wsecho on `listener` as `config` says. */
+export function startWsecho(
+  listener: Listener,
+  config: Config,
+  assets: Assets,
+  extra: { logger?: Logger; worker?: number } = {},
+): Server {
+  return new Server(listener, serverOptions(config, extra), routes(assets));
 }

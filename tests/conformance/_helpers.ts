@@ -21,7 +21,7 @@ export const OP = { CONT: 0x0, TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9, PO
 const encoder = new TextEncoder();
 
 /** Settings every case runs with unless it overrides them. */
-const BASE: Partial<Config> = { closeTimeoutMs: 1000, pingIntervalMs: 0 };
+const BASE: Partial<Config> = { closeTimeout: 1000, pingInterval: 0 };
 
 /** How long a case may wait for the server before its socket is closed under it (a hang). */
 const DEFAULT_WATCHDOG_MS = 10_000;

@@ -60,7 +60,7 @@ wsCase("1.3.2 a 5-byte text sent with a 16-bit and a 64-bit length field is echo
 });
 
 Deno.test("1.3.3 frames written together with the upgrade request are echoed", async () => {
-  await withServer({ closeTimeoutMs: 1000 }, async (port) => {
+  await withServer({ closeTimeout: 1000 }, async (port) => {
     const c = await RawClient.connect(port);
     try {
       await c.send(cat(

@@ -163,7 +163,7 @@ INVALID_CODES.forEach((code, i) => {
 // long: a server that waits for it would only end TCP through the watchdog, failing the case.
 
 const noSecondClose = {
-  server: { closeTimeoutMs: 60_000 },
+  server: { closeTimeout: 60_000 },
   watchdogMs: FAIL_FAST_WATCHDOG_MS,
 };
 

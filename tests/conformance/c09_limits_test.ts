@@ -74,7 +74,7 @@ wsCase("9.6.1 a 1 MiB binary message in 4096-byte frames is echoed", async (c) =
 
 // ---- the configured limit ------------------------------------------------------------------
 
-const limited = { server: { maxMessageSize: MiB }, watchdogMs: FAIL_FAST_WATCHDOG_MS };
+const limited = { server: { maxMessage: MiB }, watchdogMs: FAIL_FAST_WATCHDOG_MS };
 
 /** A frame header (with masking key) announcing `length` bytes, and no payload. */
 function headerOnly(opcode: number, length: number, fin = true): Uint8Array {
@@ -87,7 +87,7 @@ wsCase("9.7.1 a binary message of exactly the limit (1 MiB) is echoed", async (c
   const p = binaryOfLength(MiB, 71);
   await sendAndExpect(c, frame(OP.BINARY, p), OP.BINARY, p);
   await closeNormally(c);
-}, { server: { maxMessageSize: MiB } });
+}, { server: { maxMessage: MiB } });
 
 wsCase(
   "9.7.2 a binary frame header announcing limit + 1 gets 1009 before the payload",

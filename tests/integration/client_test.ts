@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { clientFrame, closePayload, RawClient } from "../support/raw_client.ts";
 import { withServer } from "../support/server.ts";
 
-const SHORT = { handshakeTimeoutMs: 2000, closeTimeoutMs: 500, pingIntervalMs: 0 };
+const SHORT = { handshakeTimeout: 2000, closeTimeout: 500, pingInterval: 0 };
 
 /** An open Deno WebSocket whose messages are queued for `next()`. */
 class Client {

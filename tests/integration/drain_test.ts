@@ -1,4 +1,4 @@
-// The real server process (src/main.ts) and its signals: SIGTERM drains (every message already
+// The real server process (src/runtime/deno/main.ts) and its signals: SIGTERM drains (every message already
 // sent is echoed, then close 1001, new upgrades refused), exits 0; a second signal exits at once.
 
 import assert from "node:assert/strict";
@@ -6,7 +6,7 @@ import { closePayload, RawClient, upgradeRequest } from "../support/raw_client.t
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** A running `src/main.ts`: its port, its JSON log events, and how to end it. */
+/** A running `src/runtime/deno/main.ts`: its port, its JSON log events, and how to end it. */
 interface Proc {
   child: Deno.ChildProcess;
   port: number;
@@ -25,7 +25,7 @@ async function start(args: string[]): Promise<Proc> {
       "--allow-net",
       "--allow-env",
       "--allow-read=src",
-      "src/main.ts",
+      "src/runtime/deno/main.ts",
       "--host",
       "127.0.0.1",
       ...args,

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { clientFrame, closePayload, RawClient, upgradeRequest } from "../support/raw_client.ts";
 import { withServer } from "../support/server.ts";
 
-const SHORT = { handshakeTimeoutMs: 2000, closeTimeoutMs: 500, pingIntervalMs: 0 };
+const SHORT = { handshakeTimeout: 2000, closeTimeout: 500, pingInterval: 0 };
 
 /** A response split into status, headers (lower-cased names) and body. */
 interface Response {
@@ -294,7 +294,7 @@ Deno.test("http: a request sent one byte per write still upgrades", async () => 
 });
 
 Deno.test("http: a client that never finishes its head is disconnected after the timeout", async () => {
-  await withServer({ ...SHORT, handshakeTimeoutMs: 200 }, async (port) => {
+  await withServer({ ...SHORT, handshakeTimeout: 200 }, async (port) => {
     const c = await RawClient.connect(port);
     const guard = hangGuard(c);
     try {
@@ -311,7 +311,7 @@ Deno.test("http: a client that never finishes its head is disconnected after the
 });
 
 Deno.test("http: a client trickling its head a byte at a time is still disconnected", async () => {
-  await withServer({ ...SHORT, handshakeTimeoutMs: 200 }, async (port) => {
+  await withServer({ ...SHORT, handshakeTimeout: 200 }, async (port) => {
     const c = await RawClient.connect(port);
     c.conn.setNoDelay(true);
     const guard = hangGuard(c);
@@ -339,7 +339,7 @@ Deno.test("http: a client trickling its head a byte at a time is still disconnec
 });
 
 Deno.test("http: a client that sends nothing at all is disconnected after the timeout", async () => {
-  await withServer({ ...SHORT, handshakeTimeoutMs: 200 }, async (port) => {
+  await withServer({ ...SHORT, handshakeTimeout: 200 }, async (port) => {
     const c = await RawClient.connect(port);
     const guard = hangGuard(c);
     try {

@@ -9,7 +9,7 @@ import { clientFrame, closePayload, RawClient } from "../support/raw_client.ts";
 import { withServer } from "../support/server.ts";
 import { concat } from "../support/bytes.ts";
 
-const SHORT = { handshakeTimeoutMs: 2000, closeTimeoutMs: 500, pingIntervalMs: 0 };
+const SHORT = { handshakeTimeout: 2000, closeTimeout: 500, pingInterval: 0 };
 
 function patterned(n: number): Uint8Array {
   const b = new Uint8Array(n);

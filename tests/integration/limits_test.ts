@@ -88,9 +88,9 @@ function codeOf(payload: Uint8Array): number {
   return payload.length >= 2 ? (payload[0] << 8) | payload[1] : 1005;
 }
 
-Deno.test("a request head over maxHeadBytes gets 431 while the client is still sending", async () => {
+Deno.test("a request head over maxHead gets 431 while the client is still sending", async () => {
   // (The handshake timeout only keeps a broken server from hanging the test.)
-  await withServer({ maxHeadBytes: 1024, handshakeTimeoutMs: 10_000 }, async (port) => {
+  await withServer({ maxHead: 1024, handshakeTimeout: 10_000 }, async (port) => {
     const c = await RawClient.connect(port);
     let stop = false;
     let written = 0;
@@ -130,16 +130,16 @@ Deno.test("more than maxHeaders header fields get 431", async () => {
   });
 });
 
-Deno.test("a request-target over maxTargetBytes gets 414", async () => {
-  await withServer({ maxTargetBytes: 64 }, async (port) => {
+Deno.test("a request-target over maxTarget gets 414", async () => {
+  await withServer({ maxTarget: 64 }, async (port) => {
     const { head } = await exchange(port, upgradeRequest("/" + "a".repeat(200)));
     assert.equal(statusOf(head), 414);
   });
 });
 
-Deno.test("a request line longer than maxTargetBytes allows gets 414 before it ends", async () => {
+Deno.test("a request line longer than maxTarget allows gets 414 before it ends", async () => {
   // (The handshake timeout only keeps a server that waits for the line from hanging the test.)
-  await withServer({ maxTargetBytes: 64, handshakeTimeoutMs: 10_000 }, async (port) => {
+  await withServer({ maxTarget: 64, handshakeTimeout: 10_000 }, async (port) => {
     const c = await RawClient.connect(port);
     try {
       // No CRLF, ever: the server must not wait for the end of the line.
@@ -151,8 +151,8 @@ Deno.test("a request line longer than maxTargetBytes allows gets 414 before it e
   });
 });
 
-Deno.test("a client that sends half a head is disconnected after handshakeTimeoutMs", async () => {
-  await withServer({ handshakeTimeoutMs: 150 }, async (port, server) => {
+Deno.test("a client that sends half a head is disconnected after handshakeTimeout", async () => {
+  await withServer({ handshakeTimeout: 150 }, async (port, server) => {
     const c = await RawClient.connect(port);
     const g = guard(c);
     try {
@@ -220,8 +220,8 @@ Deno.test("beyond maxConnectionsPerIp a second connection from 127.0.0.1 gets 50
   });
 });
 
-Deno.test("a frame header announcing more than maxMessageSize is closed with 1009", async () => {
-  await withServer({ maxMessageSize: 1024 }, async (port) => {
+Deno.test("a frame header announcing more than maxMessage is closed with 1009", async () => {
+  await withServer({ maxMessage: 1024 }, async (port) => {
     const c = await RawClient.open(port);
     const g = guard(c);
     try {
@@ -240,7 +240,7 @@ Deno.test("a frame header announcing more than maxMessageSize is closed with 100
 });
 
 Deno.test("keepalive: an idle client is pinged, and answering keeps it open", async () => {
-  await withServer({ pingIntervalMs: 100, pingTimeoutMs: 100 }, async (port) => {
+  await withServer({ pingInterval: 100, pingTimeout: 100 }, async (port) => {
     const c = await RawClient.open(port);
     const g = guard(c);
     try {
@@ -267,7 +267,7 @@ Deno.test("keepalive: an idle client is pinged, and answering keeps it open", as
 });
 
 Deno.test("keepalive: a client that never answers a ping gets close 1001, then EOF", async () => {
-  await withServer({ pingIntervalMs: 100, pingTimeoutMs: 100 }, async (port) => {
+  await withServer({ pingInterval: 100, pingTimeout: 100 }, async (port) => {
     const c = await RawClient.open(port);
     const g = guard(c);
     try {
@@ -288,8 +288,8 @@ Deno.test("keepalive: a client that never answers a ping gets close 1001, then E
   });
 });
 
-Deno.test("closeTimeoutMs: a peer that never answers the close frame loses TCP anyway", async () => {
-  await withServer({ closeTimeoutMs: 150 }, async (port, server) => {
+Deno.test("closeTimeout: a peer that never answers the close frame loses TCP anyway", async () => {
+  await withServer({ closeTimeout: 150 }, async (port, server) => {
     const c = await RawClient.open(port);
     const g = guard(c);
     try {

@@ -1,7 +1,7 @@
 // A deliberately low-level WebSocket client for tests: it writes exactly the bytes it is told
 // to (masked or not, any opcode, any split) and reads the server's frames one by one.
 
-import { applyMask } from "../../src/websocket/mask.ts";
+import { applyMask } from "../../src/protocol/mask.ts";
 
 const encoder = new TextEncoder();
 

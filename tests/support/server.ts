@@ -1,8 +1,8 @@
 // Starts a real wsecho on an ephemeral loopback port for a test, and stops it afterwards.
 
 import { type Config, defaultConfig } from "../../src/config.ts";
-import type { Server } from "../../src/server.ts";
-import { loadAssets, startWsecho } from "../../src/wsecho.ts";
+import { startDeno } from "../../src/runtime/deno/start.ts";
+import type { Server } from "../../src/server/server.ts";
 
 /** Runs `fn` against a fresh server configured with `overrides`, then closes the server. */
 export async function withServer(
@@ -10,7 +10,7 @@ export async function withServer(
   fn: (port: number, server: Server) => Promise<void>,
 ): Promise<void> {
   const config = { ...defaultConfig(), host: "127.0.0.1", port: 0, ...overrides };
-  const server = startWsecho(config, await loadAssets());
+  const server = await startDeno(config);
   try {
     await fn(server.addr.port, server);
   } finally {

@@ -1,21 +1,23 @@
-// Input memory reuse: the slab reader's hold/recycle, the session's recycled reassembly buffer,
-// and the connection's rule that a message's bytes are reused only after the application
-// handed it back (send with transfer) and nothing queued refers to them.
+// Input memory reuse: InputMemory's slabs, claims and message buffers, and the connection's rule
+// that a message's bytes are reused only after the application handed it back (send with
+// transfer) and nothing queued refers to them.
 
 import assert from "node:assert/strict";
-import { type ByteConn, SlabReader, TcpTransport } from "../../src/io/tcp_transport.ts";
-import { WebSocketConnection } from "../../src/websocket/connection.ts";
-import type { Frame } from "../../src/websocket/frame.ts";
-import { type Message, Session } from "../../src/websocket/session.ts";
+import { WebSocketConnection } from "../../src/connection/connection.ts";
+import { InputMemory, MemoryBudget } from "../../src/connection/input_memory.ts";
+import type { Socket } from "../../src/connection/socket.ts";
+import type { Message } from "../../src/protocol/session.ts";
 import { clientFrame } from "../support/raw_client.ts";
 import { concat } from "../support/bytes.ts";
 
-/** A connection whose reads come from `chunks` in order and whose writes are recorded. */
+const REMOTE = { hostname: "127.0.0.1", port: 1 };
+
+/** A socket whose reads come from `chunks` in order and whose writes are recorded. */
 function fakeConn(chunks: Uint8Array[]) {
-  const reads: Uint8Array[] = []; // the buffers the reader offered, in order
+  const reads: Uint8Array[] = []; // the buffers the connection offered, in order
   const written: Uint8Array[] = [];
   let i = 0;
-  const conn: ByteConn = {
+  const conn: Socket = {
     read(p) {
       reads.push(p);
       if (i >= chunks.length) return Promise.resolve(null);
@@ -30,72 +32,73 @@ function fakeConn(chunks: Uint8Array[]) {
     },
     closeWrite: () => Promise.resolve(),
     close() {},
+    remote: REMOTE,
   };
   return { conn, reads, written };
 }
 
-async function openConnection(conn: ByteConn): Promise<WebSocketConnection> {
-  const ws = new WebSocketConnection(
-    new TcpTransport(conn, new SlabReader(conn), new Uint8Array(0)),
-    { maxMessageSize: 1 << 24, closeTimeoutMs: 1000, maxBackpressure: 1 << 20 },
-  );
-  await ws.open(new Uint8Array(1));
+const OPTIONS = { maxMessage: 1 << 24, closeTimeout: 1000, maxBackpressure: 1 << 20 };
+
+async function openConnection(conn: Socket): Promise<WebSocketConnection> {
+  const ws = new WebSocketConnection(conn, { options: OPTIONS });
+  assert.ok(await ws.open(new Uint8Array(1)));
   return ws;
 }
 
 const text = (s: string) => clientFrame({ opcode: 0x1, payload: s });
 
-Deno.test("slab reader: recycle rewinds to the slab's start; a held slab is never rewound", async () => {
-  const { conn, reads } = fakeConn([new Uint8Array(10), new Uint8Array(10), new Uint8Array(10)]);
-  const r = new SlabReader(conn);
-  await r.read();
-  r.recycle();
-  await r.read();
-  assert.equal(reads[1].buffer, reads[0].buffer);
-  assert.equal(reads[1].byteOffset, 0, "recycled: read from the start again");
-  r.hold();
-  r.recycle();
-  await r.read();
-  assert.equal(reads[2].buffer, reads[0].buffer);
-  assert.equal(reads[2].byteOffset, 10, "held: the next read goes after the held bytes");
+Deno.test("input memory: an unclaimed slab is rewound; a claimed one is not until released", () => {
+  const m = new InputMemory();
+  const first = m.readBuffer();
+  m.commit(10);
+  const second = m.readBuffer();
+  assert.equal(second.buffer, first.buffer);
+  assert.equal(second.byteOffset, 0, "nothing claimed: read from the start again");
+  const chunk = m.commit(10);
+  const hold = m.claim(chunk)!;
+  assert.ok(hold !== null);
+  const third = m.readBuffer();
+  assert.equal(third.byteOffset, 10, "claimed: the next read goes after the claimed bytes");
+  m.commit(5);
+  hold.release();
+  assert.equal(m.readBuffer().byteOffset, 0, "released: rewound");
+  assert.equal(m.claim(new Uint8Array(4)), null, "not this connection's input");
 });
 
-Deno.test("session: a recycled reassembly buffer takes the next large message", () => {
-  const s = new Session({ maxMessageSize: 1 << 20 });
-  const piece = (payload: Uint8Array, offset: number, length: number, end: boolean): Frame => ({
-    fin: true,
-    rsv: 0,
-    opcode: offset === 0 ? 0x2 : 0x0,
-    length,
-    maskKey: 0,
-    headerLength: 14,
-    payload,
-    offset,
-    first: offset === 0,
-    end,
-  });
-  const message = (fill: number): Message => {
-    const a = new Uint8Array(1000).fill(fill), b = new Uint8Array(1000).fill(fill);
-    s.receive([
-      { ...piece(a, 0, 2000, false), opcode: 0x2 },
-      { ...piece(b, 1000, 2000, true), opcode: 0x2, first: false },
-    ]);
-    return s.next()!;
-  };
-  const m1 = message(1);
-  assert.equal(m1.data.length, 2000);
-  s.recycle(new Uint8Array(10)); // not the session's: ignored
-  const m2 = message(2);
-  assert.notEqual(m2.data.buffer, m1.data.buffer, "nothing recycled: a fresh buffer");
-  assert.ok(m1.data.every((b) => b === 1), "the first message is untouched");
-  s.recycle(m2.data);
-  const m3 = message(3);
-  assert.equal(m3.data.buffer, m2.data.buffer, "the recycled buffer is reused");
-  assert.ok(m3.data.every((b) => b === 3));
-  s.recycle(m3.data);
-  s.dropSpare();
-  const m4 = message(4);
-  assert.notEqual(m4.data.buffer, m3.data.buffer, "a dropped spare is not reused");
+Deno.test("input memory: a kept block is never rewound, and is forgotten once replaced", () => {
+  const budget = new MemoryBudget();
+  const m = new InputMemory(budget);
+  m.readBuffer();
+  const chunk = m.commit(100);
+  m.keep(m.claim(chunk)!);
+  const next = m.readBuffer();
+  assert.equal(next.byteOffset, 100, "the kept bytes are never read over");
+  // Fill the slab so that a fresh one is needed: the kept one stops counting.
+  m.commit(next.length);
+  const fresh = m.readBuffer();
+  assert.notEqual(fresh.buffer, chunk.buffer);
+  assert.equal(budget.held, fresh.buffer.byteLength, "only the new slab is counted");
+  m.dispose();
+  assert.equal(budget.held, 0, "everything goes back when the connection ends");
+});
+
+Deno.test("input memory: a released message buffer takes the next message; the budget counts it", () => {
+  const budget = new MemoryBudget(64 * 1024);
+  const m = new InputMemory(budget);
+  const a = m.allocateMessage(2000)!;
+  a.bytes.fill(1);
+  a.release();
+  const b = m.allocateMessage(1500)!;
+  assert.equal(b, a, "the free buffer is reused");
+  const c = m.allocateMessage(1000)!;
+  assert.notEqual(c, b, "a claimed buffer is not");
+  assert.equal(m.allocateMessage(62 * 1024) === null, true, "over the budget: refused");
+  b.release();
+  c.release();
+  m.trim();
+  m.dispose();
+  assert.equal(budget.held, 0);
+  assert.throws(() => c.release(), /released more often than claimed/);
 });
 
 Deno.test("connection: messages the application keeps stay intact across later reads", async () => {
@@ -158,7 +161,7 @@ Deno.test("connection: a large handed-back message's buffer is reused only after
   let release: (() => void) | null = null;
   const writes: Uint8Array[] = [];
   let i = 0;
-  const conn: ByteConn = {
+  const conn: Socket = {
     read(p) {
       if (i >= chunks.length) return Promise.resolve(null);
       const c = chunks[i++];
@@ -182,6 +185,7 @@ Deno.test("connection: a large handed-back message's buffer is reused only after
     },
     closeWrite: () => Promise.resolve(),
     close() {},
+    remote: REMOTE,
   };
   const ws = await openConnection(conn);
   const got: Message[] = [];
@@ -217,7 +221,7 @@ Deno.test("connection: an echo sent as a view of the read buffer is not read ove
   let released = false;
   const pending: (() => void)[] = [];
   const writes: Uint8Array[] = [];
-  const conn: ByteConn = {
+  const conn: Socket = {
     read(p) {
       if (pos >= input.length) {
         // Only now let the writes finish: every read came while the first was pending.
@@ -242,6 +246,7 @@ Deno.test("connection: an echo sent as a view of the read buffer is not read ove
     },
     closeWrite: () => Promise.resolve(),
     close() {},
+    remote: REMOTE,
   };
   const ws = await openConnection(conn);
   for await (const m of ws) ws.send(m, { transfer: true });
@@ -256,15 +261,11 @@ Deno.test("connection: a kept message that came with the HTTP head survives the 
   const head = new Uint8Array(200).fill(0x41); // stands for the request head
   const first = clientFrame({ opcode: 0x1, payload: "came with the head" });
   const { conn } = fakeConn([concat([head, first]), text("x".repeat(600))]);
-  const reader = new SlabReader(conn);
-  const headRead = (await reader.read())!; // as the server reads the head
-  const rest = headRead.subarray(head.length); // the parser's rest is a view like this
-  const ws = new WebSocketConnection(new TcpTransport(conn, reader, rest), {
-    maxMessageSize: 1 << 20,
-    closeTimeoutMs: 1000,
-    maxBackpressure: 1 << 20,
-  });
-  await ws.open(new Uint8Array(1));
+  const memory = new InputMemory();
+  const n = (await conn.read(memory.readBuffer()))!; // as the server reads the head
+  const rest = memory.commit(n).subarray(head.length); // the parser's rest is a view like this
+  const ws = new WebSocketConnection(conn, { options: OPTIONS, memory, initial: rest });
+  assert.ok(await ws.open(new Uint8Array(1)));
   const kept: Message[] = [];
   for await (const m of ws) {
     kept.push(m);
@@ -287,7 +288,7 @@ Deno.test("connection: a reassembly buffer is reused only after its last queued 
   const secondArrived = Promise.withResolvers<void>();
   let largeWrites = 0;
   const writes: Uint8Array[] = [];
-  const conn: ByteConn = {
+  const conn: Socket = {
     read(p) {
       if (pos >= parts[part].length) {
         if (++part >= parts.length) return Promise.resolve(null);
@@ -307,6 +308,7 @@ Deno.test("connection: a reassembly buffer is reused only after its last queued 
     },
     closeWrite: () => Promise.resolve(),
     close() {},
+    remote: REMOTE,
   };
   const ws = await openConnection(conn);
   const got: Message[] = [];

@@ -33,19 +33,20 @@ Deno.test("config: defaults", () => {
   const want: Record<string, unknown> = {
     host: "0.0.0.0",
     port: 8080,
-    maxMessageSize: 16 * 1024 * 1024,
-    maxHeadBytes: 8 * 1024,
+    maxMessage: 16 * 1024 * 1024,
+    maxHead: 8 * 1024,
     maxHeaders: 100,
-    maxTargetBytes: 4 * 1024,
-    handshakeTimeoutMs: 10_000,
-    closeTimeoutMs: 5_000,
-    pingIntervalMs: 30_000,
-    pingTimeoutMs: 20_000,
+    maxTarget: 4 * 1024,
+    handshakeTimeout: 10_000,
+    closeTimeout: 5_000,
+    pingInterval: 30_000,
+    pingTimeout: 20_000,
     maxConnections: 10_000,
     maxConnectionsPerIp: 0,
     maxBackpressure: 1024 * 1024,
+    maxMemory: 128 * 1024 * 1024,
     allowedOrigins: [],
-    drainTimeoutMs: 10_000,
+    drainTimeout: 10_000,
     logLevel: "info",
     workers: 1,
   };
@@ -65,8 +66,8 @@ Deno.test("config: environment variables set options", () => {
   });
   assert.equal(c.host, "127.0.0.1");
   assert.equal(c.port, 9000);
-  assert.equal(c.maxMessageSize, 1024 * 1024);
-  assert.equal(c.handshakeTimeoutMs, 2000);
+  assert.equal(c.maxMessage, 1024 * 1024);
+  assert.equal(c.handshakeTimeout, 2000);
   assert.deepEqual(c.allowedOrigins, ["https://a.example", "https://b.example"]);
   assert.equal(c.logLevel, "warn");
 });
@@ -83,7 +84,7 @@ Deno.test("config: flags win over environment variables", () => {
   const env = { PORT: "1000", MAX_MESSAGE: "2m", LOG_LEVEL: "debug" };
   const c = loadConfig(["--port", "2000", "--max-message=3m"], env);
   assert.equal(c.port, 2000);
-  assert.equal(c.maxMessageSize, 3 * 1024 * 1024);
+  assert.equal(c.maxMessage, 3 * 1024 * 1024);
   assert.equal(c.logLevel, "debug", "env still applies where no flag is given");
   // A flag given twice: the last wins.
   assert.equal(loadConfig(["--port=1", "--port=2"], {}).port, 2);
@@ -102,19 +103,19 @@ Deno.test("config: every option has a flag and an environment variable that work
   const values: Record<string, [string, unknown]> = {
     host: ["::1", "::1"],
     port: ["1234", 1234],
-    maxMessageSize: ["2k", 2048],
-    maxHeadBytes: ["4k", 4096],
+    maxMessage: ["2k", 2048],
+    maxHead: ["4k", 4096],
     maxHeaders: ["7", 7],
-    maxTargetBytes: ["512", 512],
-    handshakeTimeoutMs: ["3s", 3000],
-    closeTimeoutMs: ["250ms", 250],
-    pingIntervalMs: ["0", 0],
-    pingTimeoutMs: ["1m", 60_000],
+    maxTarget: ["512", 512],
+    handshakeTimeout: ["3s", 3000],
+    closeTimeout: ["250ms", 250],
+    pingInterval: ["0", 0],
+    pingTimeout: ["1m", 60_000],
     maxConnections: ["5", 5],
     maxConnectionsPerIp: ["2", 2],
     maxBackpressure: ["64k", 65536],
     allowedOrigins: ["x", ["x"]],
-    drainTimeoutMs: ["1.5s", 1500],
+    drainTimeout: ["1.5s", 1500],
     logLevel: ["silent", "silent"],
     workers: ["4", 4],
   };
@@ -168,7 +169,7 @@ Deno.test("config: unknown options and missing values throw", () => {
 });
 
 Deno.test("config: sizes take k/m/g suffixes, any case, optional B/iB", () => {
-  const size = (raw: string) => loadConfig([`--max-message=${raw}`], {}).maxMessageSize;
+  const size = (raw: string) => loadConfig([`--max-message=${raw}`], {}).maxMessage;
   assert.equal(size("1"), 1);
   assert.equal(size("512"), 512);
   assert.equal(size("64k"), 64 * 1024);
@@ -183,14 +184,14 @@ Deno.test("config: sizes take k/m/g suffixes, any case, optional B/iB", () => {
     rejects([`--max-message=${bad}`], {}, "--max-message");
   }
   // Minimums are per option.
-  assert.equal(loadConfig(["--max-head=256"], {}).maxHeadBytes, 256);
+  assert.equal(loadConfig(["--max-head=256"], {}).maxHead, 256);
   rejects(["--max-head=255"], {}, "--max-head");
   assert.equal(loadConfig(["--max-backpressure=1k"], {}).maxBackpressure, 1024);
   rejects(["--max-backpressure=1023"], {}, "--max-backpressure");
 });
 
 Deno.test("config: durations take ms/s/m; bare numbers are ms", () => {
-  const dur = (raw: string) => loadConfig([`--close-timeout=${raw}`], {}).closeTimeoutMs;
+  const dur = (raw: string) => loadConfig([`--close-timeout=${raw}`], {}).closeTimeout;
   assert.equal(dur("250"), 250);
   assert.equal(dur("250ms"), 250);
   assert.equal(dur("0"), 0);

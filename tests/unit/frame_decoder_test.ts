@@ -1,11 +1,11 @@
-// FrameParser / FrameDecoder (src/websocket/frame_decoder.ts): incremental parsing at every split
+// FrameParser / FrameDecoder (src/protocol/frame_decoder.ts): incremental parsing at every split
 // point, encoder round trips, and every protocol error with its close code.
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { FrameDecoder, FrameParser } from "../../src/websocket/frame_decoder.ts";
-import { encodeFrames } from "../../src/websocket/frame_encoder.ts";
-import { type Frame, ProtocolError } from "../../src/websocket/frame.ts";
+import { FrameDecoder, FrameParser } from "../../src/protocol/frame_decoder.ts";
+import { encodeFrames } from "../../src/protocol/frame_encoder.ts";
+import { type FramePiece, ProtocolError } from "../../src/protocol/frame.ts";
 import { clientFrame, type FrameSpec } from "../support/raw_client.ts";
 import { concat } from "../support/bytes.ts";
 
@@ -26,7 +26,7 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Joins pieces into whole frames, checking that pieces are contiguous and well-formed. */
-function joinPieces(frames: Frame[]): Whole[] {
+function joinPieces(frames: FramePiece[]): Whole[] {
   const out: Whole[] = [];
   let parts: Uint8Array[] = [];
   let expectOffset = 0;
@@ -52,9 +52,9 @@ function joinPieces(frames: Frame[]): Whole[] {
   return out;
 }
 
-function parseAll(chunks: Uint8Array[], maxFrameSize = LIMIT): Frame[] {
+function parseAll(chunks: Uint8Array[], maxFrameSize = LIMIT): FramePiece[] {
   const p = new FrameParser({ maxFrameSize });
-  const out: Frame[] = [];
+  const out: FramePiece[] = [];
   for (const c of chunks) p.push(c, out);
   return out;
 }
@@ -130,7 +130,7 @@ Deno.test("decoder: the same frames at every split point of a multi-frame stream
   }
   for (let split = 0; split <= STREAM.length; split++) {
     const copy = STREAM.slice();
-    const out: Frame[] = [];
+    const out: FramePiece[] = [];
     const p = new FrameParser({ maxFrameSize: LIMIT });
     p.push(copy.subarray(0, split), out);
     p.push(copy.subarray(split), out);
@@ -243,7 +243,7 @@ for (const n of [0, 125, 126, 65535, 65536, 2 ** 20]) {
   Deno.test(`decoder: encoder round trip for a ${n}-byte payload`, () => {
     const payload = patterned(n, n & 0xff);
     for (const opcode of n <= 125 ? [1, 2, 9] : [1, 2]) {
-      const encoded = concat(encodeFrames([{ opcode, fin: true, payload }]));
+      const encoded = concat(encodeFrames([{ opcode, fin: true, payload }]).chunks);
       const wire = maskServerFrame(encoded, KEY);
       // The same bytes as the test client would build for this frame.
       assert.ok(bytesEqual(wire, clientFrame({ opcode, payload, maskKey: KEY })));
@@ -256,7 +256,7 @@ for (const n of [0, 125, 126, 65535, 65536, 2 ** 20]) {
     }
     // And a non-final fragment keeps its FIN bit clear through the round trip.
     const frag = maskServerFrame(
-      concat(encodeFrames([{ opcode: 0, fin: false, payload }])),
+      concat(encodeFrames([{ opcode: 0, fin: false, payload }]).chunks),
       KEY,
     );
     const [w] = joinPieces(parseAll([frag], 2 ** 20));
@@ -268,7 +268,7 @@ for (const n of [0, 125, 126, 65535, 65536, 2 ** 20]) {
 /** Parses chunks and returns the frames completed plus the error thrown. */
 function parseError(chunks: Uint8Array[], maxFrameSize = LIMIT) {
   const p = new FrameParser({ maxFrameSize });
-  const out: Frame[] = [];
+  const out: FramePiece[] = [];
   let error: unknown = null;
   try {
     for (const c of chunks) p.push(c, out);
@@ -364,7 +364,7 @@ Deno.test("decoder error: 1009 for a header that arrives in two reads", () => {
   // The length in one read, the mask key in the next; still no payload.
   const header = new Uint8Array([0x82, 0xfe, 0xff, 0xff]);
   const p = new FrameParser({ maxFrameSize: 1000 });
-  const out: Frame[] = [];
+  const out: FramePiece[] = [];
   let error: unknown = null;
   try {
     p.push(header, out);
@@ -388,7 +388,7 @@ Deno.test("decoder error: frames before the fault are still returned", () => {
     [[1, "one"], [9, "two"]],
   );
   // The parser is finished: further input is ignored.
-  const more: Frame[] = [];
+  const more: FramePiece[] = [];
   parser.push(clientFrame({ opcode: 1, payload: "x" }), more);
   assert.equal(more.length, 0);
 });
@@ -434,7 +434,7 @@ Deno.test("decoder: a data frame's header alone gives an empty first piece at on
   const f = clientFrame({ opcode: 2, payload, fin: false, maskKey: KEY });
   const hl = 4 + 4;
   const p = new FrameParser({ maxFrameSize: LIMIT });
-  const out: Frame[] = [];
+  const out: FramePiece[] = [];
   p.push(f.subarray(0, hl), out);
   assert.equal(out.length, 1, "the header is passed on before any payload");
   assert.deepEqual(
@@ -467,7 +467,7 @@ Deno.test("decoder: exactly one piece of each frame is marked first, at every sp
 Deno.test("decoder: a control frame's header alone gives nothing until its payload", () => {
   const ping = clientFrame({ opcode: 9, payload: "abc", maskKey: KEY });
   const p = new FrameParser({ maxFrameSize: LIMIT });
-  const out: Frame[] = [];
+  const out: FramePiece[] = [];
   p.push(ping.subarray(0, 6), out);
   assert.equal(out.length, 0);
   p.push(ping.subarray(6), out);

@@ -1,4 +1,4 @@
-// encodeFrames / FrameEncoder (src/websocket/frame_encoder.ts): header forms, no masking,
+// encodeFrames / FrameEncoder (src/protocol/frame_encoder.ts): header forms, no masking,
 // coalescing of small frames, large payloads passed through uncopied.
 
 import assert from "node:assert/strict";
@@ -9,8 +9,8 @@ import {
   headerLength,
   IN_PLACE_MIN,
   writeHeader,
-} from "../../src/websocket/frame_encoder.ts";
-import type { OutFrame } from "../../src/websocket/frame.ts";
+} from "../../src/protocol/frame_encoder.ts";
+import type { OutFrame } from "../../src/protocol/frame.ts";
 import { ByteReader, type ServerFrame } from "../support/raw_client.ts";
 import { concat } from "../support/bytes.ts";
 
@@ -82,7 +82,7 @@ for (const n of [0, 1, 125, 126, 127, 65535, 65536, 2 ** 20]) {
   Deno.test(`encodeFrames: a ${n}-byte payload is framed minimally and never masked`, async () => {
     const payload = new Uint8Array(n);
     for (let i = 0; i < n; i++) payload[i] = (i * 7) & 0xff;
-    const bytes = concat(encodeFrames([frame(2, payload)]));
+    const bytes = concat(encodeFrames([frame(2, payload)]).chunks);
     assert.equal(bytes.length, headerLength(n) + n);
     assert.equal(bytes[1] & 0x80, 0, "mask bit clear");
     assert.equal(bytes[0] & 0x70, 0, "RSV bits clear");
@@ -104,7 +104,7 @@ Deno.test("encodeFrames: FIN and opcode of every frame kind, in order", async ()
     frame(10, new Uint8Array([2])),
     frame(8, new Uint8Array([3, 0xe8])),
   ];
-  const got = await readFrames(concat(encodeFrames(frames)));
+  const got = await readFrames(concat(encodeFrames(frames).chunks));
   assert.deepEqual(
     got.map((f) => [f.fin, f.opcode, f.masked, f.rsv, [...f.payload]]),
     frames.map((f) => [f.fin, f.opcode, false, 0, [...f.payload]]),
@@ -114,7 +114,7 @@ Deno.test("encodeFrames: FIN and opcode of every frame kind, in order", async ()
 Deno.test("encodeFrames: many small frames are coalesced into one chunk", async () => {
   const frames: OutFrame[] = [];
   for (let i = 0; i < 200; i++) frames.push(frame(i % 2 ? 2 : 1, new Uint8Array([i, i, i])));
-  const chunks = encodeFrames(frames);
+  const chunks = encodeFrames(frames).chunks;
   assert.equal(chunks.length, 1);
   assert.equal(chunks[0].length, 200 * 5);
   const got = await readFrames(chunks[0]);
@@ -125,7 +125,7 @@ Deno.test("encodeFrames: many small frames are coalesced into one chunk", async 
 Deno.test("encodeFrames: frames just under the coalescing limit are copied together", () => {
   const a = new Uint8Array(COALESCE_LIMIT - 1).fill(1);
   const b = new Uint8Array(10).fill(2);
-  const chunks = encodeFrames([frame(2, a), frame(2, b)]);
+  const chunks = encodeFrames([frame(2, a), frame(2, b)]).chunks;
   assert.equal(chunks.length, 1);
   assert.equal(chunks[0].length, 4 + a.length + 2 + b.length);
   assert.notEqual(chunks[0].buffer, a.buffer);
@@ -142,7 +142,7 @@ Deno.test("encodeFrames: a ≥64 KiB payload is passed on as its own chunk, unco
     frame(2, large),
     frame(1, small2),
     frame(2, large2),
-  ]);
+  ]).chunks;
   // [small1 + large's header], large, [small2 + large2's header], large2
   assert.equal(chunks.length, 4);
   assert.equal(chunks[1], large, "the same object, not a copy");
@@ -157,7 +157,7 @@ Deno.test("encodeFrames: a ≥64 KiB payload is passed on as its own chunk, unco
 
 Deno.test("encodeFrames: a large payload first, then small frames", async () => {
   const large = new Uint8Array(COALESCE_LIMIT + 5).fill(3);
-  const chunks = encodeFrames([frame(2, large), frame(9, new Uint8Array([1])), frame(1, 0)]);
+  const chunks = encodeFrames([frame(2, large), frame(9, new Uint8Array([1])), frame(1, 0)]).chunks;
   assert.equal(chunks.length, 3);
   assert.equal(chunks[0].length, 10);
   assert.equal(chunks[1], large);
@@ -167,7 +167,7 @@ Deno.test("encodeFrames: a large payload first, then small frames", async () => 
 });
 
 Deno.test("encodeFrames: an empty batch gives no chunks", () => {
-  assert.deepEqual(encodeFrames([]), []);
+  assert.deepEqual(encodeFrames([]).chunks, []);
 });
 
 Deno.test("FrameEncoder: a TransformStream from frame batches to chunk batches", async () => {
@@ -186,7 +186,7 @@ Deno.test("FrameEncoder: a TransformStream from frame batches to chunk batches",
     await writer.write(batch);
     const r = await read;
     assert.equal(r.done, false);
-    outs.push(r.value!);
+    outs.push(r.value!.chunks);
   }
   assert.deepEqual([...outs[0][0]], [0x81, 5, ...new TextEncoder().encode("hello")]);
   assert.deepEqual([...outs[1][0]], [0x82, 1, 1, 0x89, 0]);
@@ -206,7 +206,7 @@ function withRoom(n: number, room: number): Uint8Array {
 
 Deno.test("encodeFrames: a lone frame with headroom goes out in place, as one uncopied chunk", async () => {
   const payload = withRoom(IN_PLACE_MIN, 8);
-  const chunks = encodeFrames([{ ...frame(2, payload), headroom: 8 }]);
+  const chunks = encodeFrames([{ ...frame(2, payload), headroom: 8 }]).chunks;
   assert.equal(chunks.length, 1);
   assert.equal(chunks[0].buffer, payload.buffer, "the payload's own buffer");
   assert.equal(chunks[0].byteOffset, 8 - 4, "the 4-byte header just before the payload");
@@ -217,9 +217,15 @@ Deno.test("encodeFrames: a lone frame with headroom goes out in place, as one un
 
 Deno.test("encodeFrames: too little headroom, or too small a payload: copied as before", () => {
   const short = withRoom(IN_PLACE_MIN, 3); // a 4-byte header does not fit in 3
-  assert.notEqual(encodeFrames([{ ...frame(2, short), headroom: 3 }])[0].buffer, short.buffer);
+  assert.notEqual(
+    encodeFrames([{ ...frame(2, short), headroom: 3 }]).chunks[0].buffer,
+    short.buffer,
+  );
   const small = withRoom(IN_PLACE_MIN - 1, 8);
-  assert.notEqual(encodeFrames([{ ...frame(2, small), headroom: 8 }])[0].buffer, small.buffer);
+  assert.notEqual(
+    encodeFrames([{ ...frame(2, small), headroom: 8 }]).chunks[0].buffer,
+    small.buffer,
+  );
   assert.equal(new Uint8Array(short.buffer)[0], 0xee, "the bytes before it are untouched");
 });
 
@@ -229,11 +235,27 @@ Deno.test("encodeFrames: in a batch, small frames are coalesced and a large one 
     ...frame(2, large),
     headroom: 10,
   }, frame(1, new TextEncoder().encode("after"))];
-  const chunks = encodeFrames(frames);
+  const chunks = encodeFrames(frames).chunks;
   assert.equal(chunks.length, 3, "small run, the large frame in place, the small one after");
   assert.equal(chunks[0].length, 4, "the first run holds only the small frame");
   assert.equal(chunks[1].buffer, large.buffer);
   const got = await readFrames(concat(chunks));
   assert.deepEqual(got.map((f) => f.payload.length), [2, COALESCE_LIMIT, 5]);
   assert.deepEqual(got[1].payload, large);
+});
+
+Deno.test("encodeFrames: a copied payload's hold is released at once, an uncopied one's is passed on", () => {
+  const released: string[] = [];
+  const hold = (name: string) => ({ headroom: 0, release: () => released.push(name) });
+  const small = frame(2, new Uint8Array(100));
+  const large = frame(2, new Uint8Array(COALESCE_LIMIT));
+  const batch = encodeFrames([
+    { ...small, hold: hold("small") },
+    { ...large, hold: hold("large") },
+    frame(9, new Uint8Array(0)),
+  ]);
+  assert.deepEqual(released, ["small"], "copied: released during encoding");
+  assert.equal(batch.holds.length, 1, "the large payload's hold waits for its write");
+  batch.holds[0].release();
+  assert.deepEqual(released, ["small", "large"]);
 });

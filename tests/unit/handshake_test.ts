@@ -1,17 +1,19 @@
-// The opening handshake (src/websocket/handshake.ts): Sec-WebSocket-Accept, and checkUpgrade
-// against RFC 6455 §4.2.1 with the status each refusal gets.
+// The opening handshake: Sec-WebSocket-Accept (src/protocol/handshake.ts), and checkUpgrade
+// and acceptUpgrade (src/http/upgrade.ts) against RFC 6455 §4.2.1 with the status each refusal
+// gets.
 
 import assert from "node:assert/strict";
 import { type RequestHead, RequestHeadParser } from "../../src/http/request_head.ts";
 import { encodeResponse } from "../../src/http/response.ts";
+import { acceptKey, WEBSOCKET_GUID } from "../../src/protocol/handshake.ts";
 import {
-  acceptKey,
+  acceptUpgrade,
   checkUpgrade,
   isUpgradeRequest,
+  originAllowed,
   selectProtocol,
   switchingProtocols,
-  WEBSOCKET_GUID,
-} from "../../src/websocket/handshake.ts";
+} from "../../src/http/upgrade.ts";
 
 const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 
@@ -170,4 +172,50 @@ Deno.test("handshake: selectProtocol picks the client's first supported protocol
   assert.equal(selectProtocol(["a", "b", "c"], ["c", "b"]), "b");
   assert.equal(selectProtocol(["a"], ["b"]), undefined);
   assert.equal(selectProtocol([], ["b"]), undefined);
+});
+
+const POLICY = { allowedOrigins: [] as string[], protocols: [] as string[] };
+
+Deno.test("acceptUpgrade: a valid request gets the 101 with the accept value of its key", async () => {
+  const d = await acceptUpgrade(request(), POLICY);
+  assert.ok(d.ok);
+  assert.equal(d.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  const text = new TextDecoder().decode(d.response);
+  assert.match(text, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  assert.match(text, /\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/);
+  assert.equal(d.protocol, undefined);
+});
+
+Deno.test("acceptUpgrade: refusals carry their reason and response", async () => {
+  const bad = await acceptUpgrade(request({ "Sec-WebSocket-Key": "short" }), POLICY);
+  assert.ok(!bad.ok);
+  assert.equal(bad.reason, "bad_handshake");
+  assert.equal(bad.response.status, 400);
+  const policy = { allowedOrigins: ["https://good.example"], protocols: [] };
+  const origin = await acceptUpgrade(request({ Origin: "https://evil.example" }), policy);
+  assert.ok(!origin.ok);
+  assert.equal(origin.reason, "origin");
+  assert.equal(origin.response.status, 403);
+  assert.ok((await acceptUpgrade(request({ Origin: "https://good.example" }), policy)).ok);
+});
+
+Deno.test("acceptUpgrade: the first offered subprotocol the policy supports is selected", async () => {
+  const d = await acceptUpgrade(
+    request({ "Sec-WebSocket-Protocol": "chat, superchat" }),
+    { allowedOrigins: [], protocols: ["superchat", "chat"] },
+  );
+  assert.ok(d.ok);
+  assert.equal(d.protocol, "chat");
+  assert.match(new TextDecoder().decode(d.response), /\r\nSec-WebSocket-Protocol: chat\r\n/);
+});
+
+Deno.test("originAllowed: the server's own page (origin host = Host) is always allowed", () => {
+  const allowed = ["https://good.example"];
+  const own = request({ Host: "echo.example:8080", Origin: "http://echo.example:8080" });
+  assert.equal(originAllowed(own, allowed), true);
+  const other = request({ Host: "echo.example:8080", Origin: "http://echo.example:9090" });
+  assert.equal(originAllowed(other, allowed), false);
+  assert.equal(originAllowed(request({ Origin: "null" }), allowed), false);
+  assert.equal(originAllowed(request({ Origin: "http://x" }), []), true, "no list: any origin");
+  assert.equal(originAllowed(request(), allowed), true, "no Origin: not a browser");
 });

@@ -1,8 +1,8 @@
-// applyMask (src/websocket/mask.ts) against a naive byte loop, at every alignment and offset.
+// applyMask (src/protocol/mask.ts) against a naive byte loop, at every alignment and offset.
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { applyMask } from "../../src/websocket/mask.ts";
+import { applyMask } from "../../src/protocol/mask.ts";
 
 /** RFC 6455 §5.3 spelled out: byte i XOR key byte ((offset + i) mod 4). */
 function naiveMask(data: Uint8Array, key: number, offset: number): Uint8Array {

@@ -4,9 +4,9 @@
 // tests do not depend on how a Frame is spelled.)
 
 import assert from "node:assert/strict";
-import { FrameParser } from "../../src/websocket/frame_decoder.ts";
-import type { Frame, ProtocolError } from "../../src/websocket/frame.ts";
-import { type Message, Session } from "../../src/websocket/session.ts";
+import { FrameParser } from "../../src/protocol/frame_decoder.ts";
+import type { FramePiece, ProtocolError } from "../../src/protocol/frame.ts";
+import { type Message, Session } from "../../src/protocol/session.ts";
 import { clientFrame } from "../support/raw_client.ts";
 import { concat } from "../support/bytes.ts";
 
@@ -42,7 +42,7 @@ interface Driver {
  * session offers a direct-read target the bytes are copied into it and that view is the chunk.
  */
 function drive(wire: Uint8Array, readSize: (i: number) => number, maxMessage = 1 << 22): Driver {
-  const session = new Session({ maxMessageSize: maxMessage });
+  const session = new Session({ maxMessage: maxMessage });
   const parser = new FrameParser({ maxFrameSize: maxMessage });
   const messages: Message[] = [];
   let directReads = 0;
@@ -61,7 +61,7 @@ function drive(wire: Uint8Array, readSize: (i: number) => number, maxMessage = 1
       chunk = wire.slice(pos, pos + n); // the reader owns each chunk
       pos += n;
     }
-    const frames: Frame[] = [];
+    const frames: FramePiece[] = [];
     parser.push(chunk, frames);
     session.receive(frames);
     for (let m = session.next(); m !== null; m = session.next()) {
@@ -185,9 +185,9 @@ Deno.test("session+decoder: directReadTarget never extends past its buffer", () 
   // Whatever it offers must be a view of exactly the rest of the current frame.
   const first = clientFrame({ opcode: 1, payload: "x", fin: false });
   const second = clientFrame({ opcode: 0, payload: patterned(40_000).fill(0x61), fin: true });
-  const session = new Session({ maxMessageSize: 1 << 20 });
+  const session = new Session({ maxMessage: 1 << 20 });
   const parser = new FrameParser({ maxFrameSize: 1 << 20 });
-  const frames: Frame[] = [];
+  const frames: FramePiece[] = [];
   parser.push(first.slice(), frames);
   parser.push(second.slice(0, 8 + 10), frames);
   session.receive(frames);
@@ -200,7 +200,7 @@ Deno.test("session+decoder: directReadTarget never extends past its buffer", () 
 
 /** Decodes `bytes` into `session` and returns the close code it then sends, if any. */
 function closeCodeAfter(session: Session, parser: FrameParser, bytes: Uint8Array): number | null {
-  const frames: Frame[] = [];
+  const frames: FramePiece[] = [];
   let error: ProtocolError | null = null;
   try {
     parser.push(bytes, frames);
@@ -208,7 +208,7 @@ function closeCodeAfter(session: Session, parser: FrameParser, bytes: Uint8Array
     error = err as ProtocolError;
   }
   session.receive(frames);
-  if (error !== null) session.fail(error, true);
+  if (error !== null) session.fail(error, { brokenInput: true });
   while (session.next() !== null);
   const out = session.takeOutbox() ?? [];
   const close = out.find((o) => o.opcode === 8);
@@ -216,7 +216,7 @@ function closeCodeAfter(session: Session, parser: FrameParser, bytes: Uint8Array
 }
 
 Deno.test("session+decoder: 1009 for a fragment over the limit as soon as its header arrives", () => {
-  const session = new Session({ maxMessageSize: 1000 });
+  const session = new Session({ maxMessage: 1000 });
   const parser = new FrameParser({ maxFrameSize: 1000 });
   const first = clientFrame({ opcode: 2, payload: patterned(600), fin: false });
   assert.equal(closeCodeAfter(session, parser, first), null);
@@ -226,14 +226,14 @@ Deno.test("session+decoder: 1009 for a fragment over the limit as soon as its he
 });
 
 Deno.test("session+decoder: 1002 for a stray continuation as soon as its header arrives", () => {
-  const session = new Session({ maxMessageSize: 1 << 20 });
+  const session = new Session({ maxMessage: 1 << 20 });
   const parser = new FrameParser({ maxFrameSize: 1 << 20 });
   const stray = clientFrame({ opcode: 0, payload: patterned(5000), fin: true });
   assert.equal(closeCodeAfter(session, parser, stray.subarray(0, 8)), 1002);
 });
 
 Deno.test("session+decoder: 1002 for a new message inside a fragmented one, from its header", () => {
-  const session = new Session({ maxMessageSize: 1 << 20 });
+  const session = new Session({ maxMessage: 1 << 20 });
   const parser = new FrameParser({ maxFrameSize: 1 << 20 });
   assert.equal(
     closeCodeAfter(session, parser, clientFrame({ opcode: 1, payload: "a", fin: false })),

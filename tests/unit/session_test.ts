@@ -1,15 +1,15 @@
-// Session (src/websocket/session.ts): control frames, reassembly, continuation rules, limits,
+// Session (src/protocol/session.ts): control frames, reassembly, continuation rules, limits,
 // UTF-8, the closing handshake and the order in which replies are queued.
 
 import assert from "node:assert/strict";
-import { type Frame, type OutFrame, ProtocolError } from "../../src/websocket/frame.ts";
-import { Message, Session } from "../../src/websocket/session.ts";
+import { type FramePiece, type OutFrame, ProtocolError } from "../../src/protocol/frame.ts";
+import { Message, Session } from "../../src/protocol/session.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /** A whole frame as the decoder would hand it on. */
-function f(opcode: number, payload: Uint8Array | string = "", fin = true): Frame {
+function f(opcode: number, payload: Uint8Array | string = "", fin = true): FramePiece {
   const p = typeof payload === "string" ? enc(payload) : payload;
   return {
     fin,
@@ -26,8 +26,8 @@ function f(opcode: number, payload: Uint8Array | string = "", fin = true): Frame
 }
 
 /** The pieces of one data frame split at `cuts` (as over several reads). */
-function pieces(opcode: number, payload: Uint8Array, cuts: number[], fin = true): Frame[] {
-  const out: Frame[] = [];
+function pieces(opcode: number, payload: Uint8Array, cuts: number[], fin = true): FramePiece[] {
+  const out: FramePiece[] = [];
   let start = 0;
   for (const end of [...cuts, payload.length]) {
     out.push({
@@ -47,7 +47,7 @@ function pieces(opcode: number, payload: Uint8Array, cuts: number[], fin = true)
   return out;
 }
 
-function closeFrame(code: number, reason: string | Uint8Array = ""): Frame {
+function closeFrame(code: number, reason: string | Uint8Array = ""): FramePiece {
   const r = typeof reason === "string" ? enc(reason) : reason;
   const p = new Uint8Array(2 + r.length);
   p[0] = code >> 8;
@@ -56,8 +56,8 @@ function closeFrame(code: number, reason: string | Uint8Array = ""): Frame {
   return f(8, p);
 }
 
-function session(maxMessageSize = 1024 * 1024): Session {
-  return new Session({ maxMessageSize });
+function session(maxMessage = 1024 * 1024): Session {
+  return new Session({ maxMessage });
 }
 
 /** Every message next() gives, then the outbox. */
@@ -199,13 +199,13 @@ Deno.test("session: a new data frame while a message is unfinished → 1002", ()
   }
 });
 
-Deno.test("session: fragments summing over maxMessageSize → 1009", () => {
+Deno.test("session: fragments summing over maxMessage → 1009", () => {
   const s = session(10);
   s.receive([f(2, new Uint8Array(6), false), f(0, new Uint8Array(6))]);
   assertFails(s, 1009);
 });
 
-Deno.test("session: a message of exactly maxMessageSize is fine; one byte more → 1009", () => {
+Deno.test("session: a message of exactly maxMessage is fine; one byte more → 1009", () => {
   const ok = session(10);
   ok.receive([f(2, new Uint8Array(4), false), f(0, new Uint8Array(6))]);
   const { messages } = drain(ok);
@@ -215,7 +215,7 @@ Deno.test("session: a message of exactly maxMessageSize is fine; one byte more �
   assertFails(s, 1009);
 });
 
-Deno.test("session: a single frame over maxMessageSize → 1009", () => {
+Deno.test("session: a single frame over maxMessage → 1009", () => {
   const s = session(10);
   s.receive([f(1, "01234567890")]);
   assertFails(s, 1009);
@@ -423,7 +423,7 @@ Deno.test("session: a failure after a message lets that message be echoed first"
 Deno.test("session: fail() from the decoder closes with its code", () => {
   const s = session();
   s.receive([f(1, "before")]);
-  s.fail(new ProtocolError(1009, "frame too big"), true);
+  s.fail(new ProtocolError(1009, "frame too big"), { brokenInput: true });
   assert.equal(s.brokenInput, true);
   const { messages, out } = drain(s);
   assert.deepEqual(messages.map((x) => x.text), ["before"]);

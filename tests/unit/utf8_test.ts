@@ -1,8 +1,8 @@
-// Utf8Validator / isValidUtf8 (src/websocket/utf8.ts): valid and invalid tables, incremental
+// Utf8Validator / isValidUtf8 (src/protocol/utf8.ts): valid and invalid tables, incremental
 // feeding at every split point, fail-fast at the first bad byte, small and native-sized pieces.
 
 import assert from "node:assert/strict";
-import { isValidUtf8, Utf8Validator } from "../../src/websocket/utf8.ts";
+import { isValidUtf8, Utf8Validator } from "../../src/protocol/utf8.ts";
 
 const b = (...xs: number[]) => new Uint8Array(xs);
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -3,7 +3,8 @@
 
 import {
   CloseCode,
-  type Frame,
+  type FramePiece,
+  type Hold,
   isValidCloseCode,
   MAX_CONTROL_PAYLOAD,
   Opcode,
@@ -20,7 +21,19 @@ const textEncoder = new TextEncoder();
 
 /** A whole message: text (valid UTF-8 bytes) or binary. */
 export class Message {
-  constructor(readonly type: "text" | "binary", readonly data: Uint8Array) {}
+  /**
+   * The claim that keeps `data` intact while the message is handed around (set by whoever owns
+   * the memory under it; null for a message made from a string or the application's bytes).
+   */
+  hold: Hold | null;
+
+  constructor(
+    readonly type: "text" | "binary",
+    readonly data: Uint8Array,
+    hold: Hold | null = null,
+  ) {
+    this.hold = hold;
+  }
 
   /** The payload decoded as UTF-8 (text messages are validated on arrival). */
   get text(): string {
@@ -41,11 +54,31 @@ export class Message {
 /** Bytes kept free before a reassembled message, for the header of its echo (see OutFrame). */
 export const HEADROOM = 10;
 
-/** Limits the session enforces on whole messages. */
-export interface SessionLimits {
-  /** Largest message, summed over its fragments (1009 above it). */
-  maxMessageSize: number;
+/** A reassembly buffer: `bytes` is the room for the data; releasing it hands it back. */
+export interface MessageBuffer extends Hold {
+  readonly bytes: Uint8Array;
 }
+
+/**
+ * Where reassembly buffers come from: a buffer of at least `size` bytes with HEADROOM free
+ * bytes before it, or null when memory is short (the message is then refused with 1013).
+ */
+export type AllocateMessage = (size: number) => MessageBuffer | null;
+
+/** The session's limits, and where its reassembly buffers come from. */
+export interface SessionOptions {
+  /** Largest message, summed over its fragments (1009 above it). */
+  maxMessage: number;
+  /** Reassembly buffers (default: fresh allocations, garbage-collected). */
+  allocate?: AllocateMessage;
+}
+
+/** A reassembly buffer nobody else accounts for (tests, and sessions without a memory owner). */
+export const allocateFresh: AllocateMessage = (size) => ({
+  bytes: new Uint8Array(HEADROOM + size).subarray(HEADROOM),
+  headroom: HEADROOM,
+  release() {},
+});
 
 // Events are kept in arrival order so that replies leave in the order their causes came in:
 // the echo of a message sent before a ping goes out before the pong, a close after them all.
@@ -67,16 +100,14 @@ export class Session {
   #outbox: OutFrame[] = [];
   #outboxBytes = 0;
   readonly #maxMessage: number;
+  readonly #allocate: AllocateMessage;
 
-  // The message being reassembled: its opcode (0 = none), bytes so far, and UTF-8 state.
+  // The message being reassembled: its opcode (0 = none), buffer, bytes so far, UTF-8 state.
   #msgOpcode = 0;
-  #msgBuf: Uint8Array | null = null;
+  #msgBuf: MessageBuffer | null = null;
   #msgSize = 0;
   #msgSingle: Uint8Array | null = null; // whole message in one piece: passed on uncopied
   #frameRemaining = 0; // payload bytes of the current data frame not yet received
-  // The buffer of the last reassembled message, and one handed back for reuse (see recycle).
-  #assembled: ArrayBufferLike | null = null;
-  #spare: Uint8Array | null = null;
   readonly #utf8 = new Utf8Validator();
 
   // Input is ignored after a close frame or a failure, except for the peer's close reply.
@@ -91,8 +122,9 @@ export class Session {
   /** True once both close frames have been exchanged. */
   cleanClose = false;
 
-  constructor(limits: SessionLimits) {
-    this.#maxMessage = limits.maxMessageSize;
+  constructor(options: SessionOptions) {
+    this.#maxMessage = options.maxMessage;
+    this.#allocate = options.allocate ?? allocateFresh;
   }
 
   /** The current state: OPEN, CLOSING (our close sent, awaiting the peer's), or CLOSED. */
@@ -106,7 +138,7 @@ export class Session {
   }
 
   /** Applies decoded frames: reassembles messages and queues control events in order. */
-  receive(frames: readonly Frame[]): void {
+  receive(frames: readonly FramePiece[]): void {
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i];
       if (this.#inputDone) {
@@ -122,12 +154,25 @@ export class Session {
     }
   }
 
-  /** Records a decoding failure: the connection is failed with the error's close code. */
-  fail(error: ProtocolError, brokenInput = false, peerClosed = false): void {
-    if (brokenInput) this.brokenInput = true;
+  /**
+   * Records a failure: the connection is failed with the error's close code. `brokenInput`: the
+   * peer's byte stream is unusable (a framing error); `peerClosed`: it was the peer's (malformed)
+   * close frame, so no close reply will follow.
+   */
+  fail(
+    error: ProtocolError,
+    how: { brokenInput?: boolean; peerClosed?: boolean } = {},
+  ): void {
+    if (how.brokenInput) this.brokenInput = true;
     if (this.#inputDone) return;
     this.#inputDone = true;
-    this.#events.push({ kind: "fail", code: error.code, reason: error.message, peerClosed });
+    this.#dropMessage();
+    this.#events.push({
+      kind: "fail",
+      code: error.code,
+      reason: error.message,
+      peerClosed: how.peerClosed === true,
+    });
   }
 
   /**
@@ -158,12 +203,12 @@ export class Session {
   }
 
   /**
-   * Queues a message to send; false when the connection no longer accepts messages. `headroom`:
-   * bytes before the message's data that the encoder may write over (see OutFrame).
+   * Queues a message to send; false when the connection no longer accepts messages. `hold`
+   * keeps the data intact until it is copied or written; its headroom may take the header.
    */
-  send(message: Message, headroom = 0): boolean {
+  send(message: Message, hold: Hold | null = null): boolean {
     if (this.#state !== "OPEN") return false;
-    this.#queue(message.type === "text" ? Opcode.Text : Opcode.Binary, message.data, headroom);
+    this.#queue(message.type === "text" ? Opcode.Text : Opcode.Binary, message.data, hold);
     return true;
   }
 
@@ -184,6 +229,7 @@ export class Session {
   abort(): void {
     this.#state = "CLOSED";
     this.#inputDone = true;
+    this.#dropMessage();
   }
 
   /**
@@ -192,30 +238,10 @@ export class Session {
    * Null otherwise (between frames, or when nothing is being reassembled).
    */
   directReadTarget(minBytes: number): Uint8Array | null {
-    const buf = this.#msgBuf;
-    if (this.#frameRemaining < minBytes || buf === null || this.#inputDone) return null;
+    const buf = this.#msgBuf?.bytes;
+    if (this.#frameRemaining < minBytes || buf === undefined || this.#inputDone) return null;
     if (buf.length - this.#msgSize < this.#frameRemaining) return null;
-    return new Uint8Array(buf.buffer, buf.byteOffset + this.#msgSize, this.#frameRemaining);
-  }
-
-  /**
-   * Takes back the data of a reassembled message once nothing refers to it any more, to
-   * reassemble the next large message into instead of a fresh allocation. Other data is ignored.
-   */
-  recycle(data: Uint8Array): void {
-    if (data.buffer !== this.#assembled) return;
-    this.#assembled = null;
-    this.#spare = new Uint8Array(data.buffer, HEADROOM);
-  }
-
-  /** HEADROOM when `data` is a message this session reassembled last, else 0. */
-  headroom(data: Uint8Array): number {
-    return data.buffer === this.#assembled ? HEADROOM : 0;
-  }
-
-  /** Lets go of the recycled buffer (an idle connection should not park it). */
-  dropSpare(): void {
-    this.#spare = null;
+    return buf.subarray(this.#msgSize, this.#msgSize + this.#frameRemaining);
   }
 
   /** Takes the frames waiting to be written, or null. */
@@ -227,8 +253,8 @@ export class Session {
     return out;
   }
 
-  #queue(opcode: number, payload: Uint8Array, headroom = 0): void {
-    this.#outbox.push({ opcode, fin: true, payload, headroom });
+  #queue(opcode: number, payload: Uint8Array, hold: Hold | null = null): void {
+    this.#outbox.push({ opcode, fin: true, payload, headroom: hold?.headroom ?? 0, hold });
     this.#outboxBytes += payload.length;
   }
 
@@ -266,13 +292,13 @@ export class Session {
     this.cleanClose = true;
   }
 
-  #receiveControl(f: Frame): void {
+  #receiveControl(f: FramePiece): void {
     if (f.opcode === Opcode.Ping) {
       this.#events.push({ kind: "ping", payload: f.payload });
     } else if (f.opcode === Opcode.Close) {
       const p = f.payload;
       const bad = (code: number, reason: string) =>
-        this.fail(new ProtocolError(code, reason), false, true);
+        this.fail(new ProtocolError(code, reason), { peerClosed: true });
       if (p.length === 1) return bad(CloseCode.ProtocolError, "1-byte close payload");
       if (p.length >= 2) {
         const code = (p[0] << 8) | p[1];
@@ -290,7 +316,7 @@ export class Session {
     // Unsolicited pongs are ignored (RFC 6455 §5.5.3).
   }
 
-  #receiveData(f: Frame): void {
+  #receiveData(f: FramePiece): void {
     const op = f.opcode;
     if (f.first) {
       if (op === Opcode.Continuation) {
@@ -321,50 +347,61 @@ export class Session {
     if (whole && this.#msgSize === 0 && f.first) {
       // Fast path: the whole message arrived as one piece.
       this.#msgSingle = piece;
-    } else {
-      this.#append(piece, f);
+    } else if (!this.#append(piece, f)) {
+      return this.#failWith(CloseCode.TryAgainLater, "out of memory for messages, try again later");
     }
     if (!whole) return;
     if (this.#msgOpcode === Opcode.Text && !this.#utf8.complete) {
       return this.#failWith(CloseCode.InvalidPayload, "text message ends inside a character");
     }
-    let data: Uint8Array;
+    let message: Message;
+    const type = this.#msgOpcode === Opcode.Text ? "text" : "binary";
     if (this.#msgSingle !== null) {
-      data = this.#msgSingle;
+      message = new Message(type, this.#msgSingle);
       this.#msgSingle = null;
     } else {
-      data = this.#msgBuf!.subarray(0, this.#msgSize);
-      this.#assembled = data.buffer;
+      const buf = this.#msgBuf!;
+      message = new Message(type, buf.bytes.subarray(0, this.#msgSize), buf); // its hold goes along
+      this.#msgBuf = null;
     }
-    this.#events.push(new Message(this.#msgOpcode === Opcode.Text ? "text" : "binary", data));
+    this.#events.push(message);
     this.#msgOpcode = 0;
-    this.#msgBuf = null;
     this.#msgSize = 0;
   }
 
   // Copies a piece into the reassembly buffer, sized from the declared frame length where it
-  // can be, and grown by doubling (never past the message limit) across fragments.
-  #append(piece: Uint8Array, f: Frame): void {
+  // can be, and grown by doubling (never past the message limit) across fragments. False when
+  // no buffer could be had.
+  #append(piece: Uint8Array, f: FramePiece): boolean {
     const need = this.#msgSize + piece.length;
     // Room for the whole rest of this frame (its length is declared and already checked
     // against the limit), so that the rest can also be read in place.
     const atLeast = this.#msgSize + (f.length - f.offset);
     let buf = this.#msgBuf;
-    if (buf === null && this.#spare !== null) {
-      if (this.#spare.length >= atLeast) buf = this.#msgBuf = this.#spare;
-      this.#spare = null; // (one too small is replaced by the buffer made below)
-    }
-    if (buf === null || buf.length < atLeast) {
-      const grown = Math.min(this.#maxMessage, Math.max(atLeast, (buf?.length ?? 0) * 2, 256));
-      const next = new Uint8Array(HEADROOM + grown).subarray(HEADROOM);
-      if (buf !== null) next.set(buf.subarray(0, this.#msgSize));
+    if (buf === null || buf.bytes.length < atLeast) {
+      const size = Math.min(this.#maxMessage, Math.max(atLeast, (buf?.bytes.length ?? 0) * 2, 256));
+      const next = this.#allocate(size);
+      if (next === null) return false;
+      if (buf !== null) {
+        next.bytes.set(buf.bytes.subarray(0, this.#msgSize));
+        buf.release();
+      }
       buf = this.#msgBuf = next;
     }
     // A piece read straight into place (see directReadTarget) is already there.
-    if (piece.buffer !== buf.buffer || piece.byteOffset !== buf.byteOffset + this.#msgSize) {
-      buf.set(piece, this.#msgSize);
+    const into = buf.bytes;
+    if (piece.buffer !== into.buffer || piece.byteOffset !== into.byteOffset + this.#msgSize) {
+      into.set(piece, this.#msgSize);
     }
     this.#msgSize = need;
+    return true;
+  }
+
+  // Gives back the buffer of a message that will never be completed.
+  #dropMessage(): void {
+    this.#msgBuf?.release();
+    this.#msgBuf = null;
+    this.#msgSingle = null;
   }
 
   #failWith(code: number, reason: string): void {

@@ -3,7 +3,7 @@
 import { applyMask } from "./mask.ts";
 import {
   CloseCode,
-  type Frame,
+  type FramePiece,
   isControl,
   MAX_CONTROL_PAYLOAD,
   Opcode,
@@ -55,7 +55,7 @@ export class FrameParser {
    * Parses `chunk` and appends what it completes to `out`. Throws a ProtocolError (after
    * appending the frames that preceded the fault) for a frame the protocol forbids.
    */
-  push(chunk: Uint8Array, out: Frame[]): void {
+  push(chunk: Uint8Array, out: FramePiece[]): void {
     if (this.#failed) return;
     let pos = 0;
     const n = chunk.length;
@@ -89,7 +89,7 @@ export class FrameParser {
     }
   }
 
-  #emit(out: Frame[], payload: Uint8Array, offset: number): void {
+  #emit(out: FramePiece[], payload: Uint8Array, offset: number): void {
     applyMask(payload, this.#maskKey, offset);
     const end = this.#offset === this.#length;
     out.push({
@@ -197,7 +197,7 @@ function headerSize(buf: Uint8Array, at: number, have: number): number {
 
 /** What one chunk of bytes decoded to: the frames it completed, and the error that ended it. */
 export interface DecodedChunk {
-  frames: Frame[];
+  frames: FramePiece[];
   error: ProtocolError | null;
 }
 
@@ -212,7 +212,7 @@ export class FrameDecoder extends TransformStream<Uint8Array, DecodedChunk> {
     const parser = new FrameParser(limits);
     super({
       transform(chunk, controller) {
-        const frames: Frame[] = [];
+        const frames: FramePiece[] = [];
         let error: ProtocolError | null = null;
         try {
           parser.push(chunk, frames);

@@ -22,6 +22,7 @@ export const CloseCode = {
   PolicyViolation: 1008,
   MessageTooBig: 1009,
   InternalError: 1011,
+  TryAgainLater: 1013,
 } as const;
 
 /** Largest payload of a control frame (RFC 6455 §5.5). */
@@ -33,7 +34,7 @@ export const MAX_CONTROL_PAYLOAD = 125;
  * within the frame's payload, `first` marks the first piece (passed on as soon as the header is
  * complete) and `end` the last. Control frames are always whole.
  */
-export interface Frame {
+export interface FramePiece {
   fin: boolean;
   /** RSV1-3 as a 3-bit number (bit 2 = RSV1). */
   rsv: number;
@@ -52,17 +53,29 @@ export interface Frame {
   end: boolean;
 }
 
+/**
+ * A claim on memory that someone else owns and may reuse: the bytes stay as they are until
+ * release() is called, exactly once per claim.
+ */
+export interface Hold {
+  release(): void;
+  /** Bytes right before the held message's data that the holder may write over (0: none). */
+  readonly headroom: number;
+}
+
 /** A frame the server sends: never masked, RSV bits always zero. */
 export interface OutFrame {
   opcode: number;
   fin: boolean;
   payload: Uint8Array;
   /**
-   * Bytes right before `payload` in its buffer that belong to no one (the header it arrived
-   * with, or room left for one): the encoder may write the frame's header there and send header
-   * and payload as one uncopied chunk. Absent or 0: none.
+   * Bytes right before `payload` in its buffer that belong to no one (room left for a header):
+   * the encoder may write the frame's header there and send header and payload as one uncopied
+   * chunk. Absent or 0: none.
    */
   headroom?: number;
+  /** The claim that keeps `payload` intact; released once the payload is copied or written. */
+  hold?: Hold | null;
 }
 
 /** A violation of the protocol, carrying the close code that answers it. */

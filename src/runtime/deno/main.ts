@@ -1,8 +1,8 @@
 // Entry point: flags and environment → Config → listening server(s) → graceful drain on signals.
 
-import { type Config, ConfigError, ENV_NAMES, helpText, loadConfig } from "./config.ts";
-import { Logger, logInsteadOfCrashing } from "./log.ts";
-import { loadAssets, startWsecho } from "./wsecho.ts";
+import { type Config, ConfigError, ENV_NAMES, helpText, loadConfig } from "../../config.ts";
+import { Logger, logInsteadOfCrashing } from "../../log.ts";
+import { startDeno } from "./start.ts";
 
 /** Messages between the main thread and a worker (see worker.ts). */
 export type WorkerMessage =
@@ -24,9 +24,9 @@ function onSignals(drain: () => Promise<void>): void {
 }
 
 async function runSingle(config: Config, log: Logger): Promise<void> {
-  const server = startWsecho(config, await loadAssets(), { logger: log });
+  const server = await startDeno(config, { logger: log });
   // Signal handlers first: whoever reads "listening" may send SIGTERM at once.
-  onSignals(() => server.drain(config.drainTimeoutMs));
+  onSignals(() => server.drain(config.drainTimeout));
   const { hostname, port } = server.addr;
   log.log("info", "listening", { url: `ws://${hostname}:${port}/`, workers: 1 });
 }

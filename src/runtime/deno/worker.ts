@@ -2,11 +2,11 @@
 
 /// <reference lib="deno.worker" />
 
-import type { Config } from "./config.ts";
-import { Logger, logInsteadOfCrashing } from "./log.ts";
+import type { Config } from "../../config.ts";
+import { Logger, logInsteadOfCrashing } from "../../log.ts";
+import type { Server } from "../../server/server.ts";
 import type { WorkerMessage } from "./main.ts";
-import type { Server } from "./server.ts";
-import { loadAssets, startWsecho } from "./wsecho.ts";
+import { startDeno } from "./start.ts";
 
 let server: Server | null = null;
 let config: Config | null = null;
@@ -17,14 +17,10 @@ self.onmessage = async (e: MessageEvent<WorkerMessage>) => {
     config = msg.config;
     const log = new Logger(config.logLevel, { worker: msg.worker });
     logInsteadOfCrashing(log);
-    server = startWsecho(config, await loadAssets(), {
-      logger: log,
-      worker: msg.worker,
-      reusePort: true,
-    });
+    server = await startDeno(config, { logger: log, worker: msg.worker, reusePort: true });
     self.postMessage({ kind: "listening", ...server.addr } satisfies WorkerMessage);
   } else if (msg.kind === "drain") {
-    if (server !== null && config !== null) await server.drain(config.drainTimeoutMs);
+    if (server !== null && config !== null) await server.drain(config.drainTimeout);
     self.postMessage({ kind: "drained" } satisfies WorkerMessage);
   }
 };

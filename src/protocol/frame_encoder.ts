@@ -1,7 +1,6 @@
 // Frames → bytes (RFC 6455 §5.2), coalescing small frames so that a batch costs one write.
 
-import type { OutFrame } from "./frame.ts";
-import { outputPool } from "./buffer_pool.ts";
+import type { Hold, OutFrame } from "./frame.ts";
 
 // A payload at least this large is passed on as its own chunk (a view, not copied); smaller
 // ones are copied into the shared write buffer, which is cheaper than an extra write.
@@ -47,17 +46,36 @@ export function writeHeader(
   return at + 10;
 }
 
+/** Gives a buffer of exactly `n` bytes for coalesced frames (contents unspecified). */
+export type Acquire = (n: number) => Uint8Array;
+
+/** One batch of frames encoded: byte chunks to write in order, and the holds they still need. */
+export interface EncodedBatch {
+  chunks: Uint8Array[];
+  /** Claims on payloads that went out uncopied: release them once `chunks` are written. */
+  holds: Hold[];
+}
+
+const allocate: Acquire = (n) => new Uint8Array(n);
+
 /**
  * Encodes `frames` in order into as few chunks as possible: consecutive small frames share one
- * buffer; a large payload follows its header as a separate view. The coalesced buffers come from
- * `outputPool`: whoever writes them should release them afterwards.
+ * buffer from `acquire`; a large payload follows its header as a separate view. A frame's hold
+ * is released as soon as its payload is copied, or moved to the batch when it is not.
  */
-export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
+export function encodeFrames(
+  frames: readonly OutFrame[],
+  acquire: Acquire = allocate,
+): EncodedBatch {
+  const holds: Hold[] = [];
   if (frames.length === 1) {
     const f = frames[0];
     if (f.payload.length >= IN_PLACE_MIN) {
       const inPlace = headedInPlace(f);
-      if (inPlace !== null) return [inPlace];
+      if (inPlace !== null) {
+        if (f.hold) holds.push(f.hold);
+        return { chunks: [inPlace], holds };
+      }
     }
   }
   const chunks: Uint8Array[] = [];
@@ -80,7 +98,7 @@ export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
       size += headerLength(len) + len;
     }
     if (size > 0) {
-      const buf = outputPool.acquire(size);
+      const buf = acquire(size);
       let at = 0;
       for (let i = start; i < end; i++) {
         const f = frames[i];
@@ -90,13 +108,18 @@ export function encodeFrames(frames: readonly OutFrame[]): Uint8Array[] {
         if (last) break; // its payload follows as a chunk of its own
         buf.set(f.payload, at);
         at += f.payload.length;
+        if (f.hold) f.hold.release(); // copied: the source may be reused
       }
       chunks.push(buf);
     }
-    if (large !== null) chunks.push(large);
+    if (large !== null) {
+      chunks.push(large);
+      const hold = frames[end - 1].hold;
+      if (hold) holds.push(hold);
+    }
     start = end;
   }
-  return chunks;
+  return { chunks, holds };
 }
 
 // Header and payload as one view when the frame has room for its header: the header is written
@@ -110,32 +133,15 @@ function headedInPlace(f: OutFrame): Uint8Array | null {
 }
 
 /**
- * Web Streams shell around encodeFrames: a batch of frames in, the batch's byte chunks out (one
- * array per batch, to be written in order).
+ * Web Streams shell around encodeFrames: a batch of frames in, its EncodedBatch out (the chunks
+ * to write in order, and the holds to release once they are written).
  */
-export class FrameEncoder extends TransformStream<OutFrame[], Uint8Array[]> {
-  readonly #count: { batches: number; views: number };
-
-  constructor() {
-    const count = { batches: 0, views: 0 };
+export class FrameEncoder extends TransformStream<OutFrame[], EncodedBatch> {
+  constructor(acquire: Acquire = allocate) {
     super({
       transform(frames, controller) {
-        const chunks = encodeFrames(frames);
-        for (let i = 0; i < chunks.length; i++) if (!outputPool.owns(chunks[i])) count.views++;
-        count.batches++;
-        controller.enqueue(chunks);
+        controller.enqueue(encodeFrames(frames, acquire));
       },
     });
-    this.#count = count;
-  }
-
-  /** Batches encoded so far: once it counts a batch, its small payloads have been copied. */
-  get batches(): number {
-    return this.#count.batches;
-  }
-
-  /** Chunks made so far that are not the output pool's: uncopied payloads, views of input. */
-  get views(): number {
-    return this.#count.views;
   }
 }

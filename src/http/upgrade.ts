@@ -1,0 +1,108 @@
+// The HTTP side of the opening handshake (RFC 6455 §4.2.1-4.2.2): whether a request may switch
+// to WebSocket, and the 101 or the refusal that answers it. Pure: a head and a policy in, a
+// decision out; nothing here touches a socket.
+
+import { acceptKey, isValidKey } from "../protocol/handshake.ts";
+import { header, headerTokens, type RequestHead } from "./request_head.ts";
+import { type HttpResponse, textResponse } from "./response.ts";
+
+/** What the server allows beyond RFC 6455 itself. */
+export interface UpgradePolicy {
+  /** Origins allowed to upgrade; empty for any. The server's own page is always allowed. */
+  allowedOrigins: readonly string[];
+  /** Subprotocols the server may select, in its order of preference; empty for none. */
+  protocols: readonly string[];
+}
+
+/** The answer to an upgrade request: the 101 to send, or the refusal and its reason. */
+export type UpgradeDecision =
+  | { ok: true; response: Uint8Array; key: string; accept: string; protocol?: string }
+  | { ok: false; reason: string; response: HttpResponse };
+
+/** True when the request asks to switch to WebSocket (whether or not it does so correctly). */
+export function isUpgradeRequest(head: RequestHead): boolean {
+  return headerTokens(head, "upgrade").includes("websocket");
+}
+
+/** A valid upgrade request's key and offered subprotocols, or the response refusing it. */
+export type UpgradeCheck =
+  | { ok: true; key: string; protocols: string[] }
+  | { ok: false; response: HttpResponse };
+
+/** Checks a GET request that asks for a WebSocket upgrade against RFC 6455 §4.2.1. */
+export function checkUpgrade(head: RequestHead): UpgradeCheck {
+  const refuse = (reason: string): UpgradeCheck => ({
+    ok: false,
+    response: textResponse(400, reason),
+  });
+  if (head.version !== "HTTP/1.1") return refuse("WebSocket upgrade needs HTTP/1.1");
+  if (header(head, "host") === undefined) return refuse("missing Host header");
+  if (head.headers.get("host")!.length > 1) return refuse("more than one Host header");
+  if (!headerTokens(head, "connection").includes("upgrade")) {
+    return refuse("Connection header must include 'upgrade'");
+  }
+  const version = header(head, "sec-websocket-version");
+  if (version === undefined) return refuse("missing Sec-WebSocket-Version header");
+  if (version !== "13") {
+    return {
+      ok: false,
+      response: textResponse(426, "unsupported WebSocket version (13 is supported)", {
+        "Sec-WebSocket-Version": "13",
+      }),
+    };
+  }
+  const key = header(head, "sec-websocket-key");
+  if (key === undefined) return refuse("missing Sec-WebSocket-Key header");
+  if (!isValidKey(key)) return refuse("Sec-WebSocket-Key must be 16 bytes in base64");
+  return { ok: true, key, protocols: headerTokens(head, "sec-websocket-protocol", false) };
+}
+
+/** The 101 response completing the handshake, optionally selecting a subprotocol. */
+export function switchingProtocols(accept: string, protocol?: string): Uint8Array {
+  let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+    `Sec-WebSocket-Accept: ${accept}\r\n`;
+  if (protocol !== undefined) head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
+  return new TextEncoder().encode(head + "\r\n");
+}
+
+/** Picks the first offered subprotocol that the server supports, if any. */
+export function selectProtocol(
+  offered: string[],
+  supported: readonly string[],
+): string | undefined {
+  return offered.find((p) => supported.includes(p));
+}
+
+/**
+ * True when `origin` may upgrade: any origin when the allow-list is empty, one on the list, or
+ * the server's own (an origin whose host is the request's Host: the page it served).
+ */
+export function originAllowed(head: RequestHead, allowed: readonly string[]): boolean {
+  const origin = header(head, "origin");
+  if (origin === undefined || allowed.length === 0 || allowed.includes(origin)) return true;
+  const host = header(head, "host");
+  try {
+    return host !== undefined && new URL(origin).host === host.toLowerCase();
+  } catch (err) {
+    if (err instanceof TypeError) return false; // not a URL: not an origin we know
+    throw err;
+  }
+}
+
+/** Decides an upgrade request (a GET asking for WebSocket): the 101 to send, or the refusal. */
+export async function acceptUpgrade(
+  head: RequestHead,
+  policy: UpgradePolicy,
+): Promise<UpgradeDecision> {
+  const check = checkUpgrade(head);
+  if (!check.ok) return { ok: false, reason: "bad_handshake", response: check.response };
+  if (!originAllowed(head, policy.allowedOrigins)) {
+    return { ok: false, reason: "origin", response: textResponse(403, "origin not allowed") };
+  }
+  const accept = await acceptKey(check.key);
+  const protocol = selectProtocol(check.protocols, policy.protocols);
+  const response = switchingProtocols(accept, protocol);
+  return protocol === undefined
+    ? { ok: true, response, key: check.key, accept }
+    : { ok: true, response, key: check.key, accept, protocol };
+}
