@@ -184,6 +184,22 @@ Deno.test("request head: HTTP/1.0, other methods, obs-text and tabs in values", 
   assert.equal(header(head, "x-latin"), "caf\xe9\tok");
 });
 
+Deno.test("request head: long whitespace runs are trimmed around a value and kept inside", () => {
+  const run = " \t".repeat(900); // 3 runs in one value, within the 8 KiB head
+  const head = parseWhole(
+    `GET / HTTP/1.1\r\nHost: x\r\nX-A:${run}a${run}b${run}\r\nX-B:${run}\r\n\r\n`,
+  );
+  assert.deepEqual(head.headers.get("x-a"), [`a${run}b`]);
+  assert.deepEqual(head.headers.get("x-b"), [""]);
+  // Long values, ASCII and not, come back byte for byte (one character per byte).
+  const ascii = "v".repeat(3000);
+  const latin = "\x80\x9f\xe9\xff".repeat(1000);
+  const long = parseWhole(
+    latin1(`GET / HTTP/1.1\r\nHost: x\r\nA: ${ascii}\r\nB: ${latin}\r\n\r\n`),
+  );
+  assert.deepEqual([header(long, "a"), header(long, "b")], [ascii, latin]);
+});
+
 Deno.test("request head: nothing is returned until the blank line", () => {
   const p = new RequestHeadParser();
   assert.equal(p.push(enc("GET / HTTP/1.1\r\nHost: x\r\n")), null);
