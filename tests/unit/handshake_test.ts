@@ -120,6 +120,22 @@ Deno.test("handshake: duplicate Host → 400 (from the parser, and from checkUpg
   assert.equal(refused(withHosts(["a.example", "b.example"])).status, 400);
 });
 
+Deno.test("handshake: an upgrade request with a body → 400; Content-Length: 0 is no body", () => {
+  const bodies: Record<string, string | string[]>[] = [
+    { "Content-Length": "5" },
+    { "Content-Length": "1" },
+    { "Content-Length": "00" }, // only the plain "0" is taken for no body
+    { "Content-Length": ["0", "0"] },
+    { "Transfer-Encoding": "chunked" },
+    { "Transfer-Encoding": "identity" },
+    { "Content-Length": "0", "Transfer-Encoding": "chunked" },
+  ];
+  for (const fields of bodies) {
+    assert.equal(refused(request(fields)).status, 400, JSON.stringify(fields));
+  }
+  assert.equal(checkUpgrade(request({ "Content-Length": "0" })).ok, true);
+});
+
 Deno.test("handshake: Connection without upgrade → 400", () => {
   assert.equal(refused(request({ Connection: null })).status, 400);
   assert.equal(refused(request({ Connection: "keep-alive" })).status, 400);
