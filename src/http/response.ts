@@ -16,6 +16,7 @@ export const STATUS_TEXT: Record<number, string> = {
   426: "Upgrade Required",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
+  501: "Not Implemented",
   503: "Service Unavailable",
   505: "HTTP Version Not Supported",
 };

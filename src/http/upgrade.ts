@@ -38,6 +38,11 @@ export function checkUpgrade(head: RequestHead): UpgradeCheck {
   if (head.version !== "HTTP/1.1") return refuse("WebSocket upgrade needs HTTP/1.1");
   if (header(head, "host") === undefined) return refuse("missing Host header");
   if (head.headers.get("host")!.length > 1) return refuse("more than one Host header");
+  // What follows the head is read as WebSocket frames, so a body would be taken for frames.
+  const length = header(head, "content-length");
+  if ((length !== undefined && length !== "0") || head.headers.has("transfer-encoding")) {
+    return refuse("an upgrade request must not have a body");
+  }
   if (!headerTokens(head, "connection").includes("upgrade")) {
     return refuse("Connection header must include 'upgrade'");
   }

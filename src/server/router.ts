@@ -68,12 +68,13 @@ function refuse(reason: string, response: HttpResponse): RouteDecision {
   return { kind: "respond", response, reason };
 }
 
-// The path of a request-target: origin form ("/p?q") or absolute form ("http://host/p?q").
+// The path of a request-target: origin form ("/p?q") or absolute form ("http://host/p?q",
+// whose path may be empty: "http://host?q" is "/").
 function targetPath(target: string): string {
   let t = target;
   if (!t.startsWith("/")) {
     const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(t);
-    t = m === null ? t : m[1] === "" ? "/" : m[1];
+    if (m !== null) t = m[1];
   }
-  return t.split("?", 1)[0];
+  return t.split("?", 1)[0] || "/";
 }

@@ -352,3 +352,92 @@ Deno.test("http: a client that sends nothing at all is disconnected after the ti
     }
   });
 });
+
+// --- RFC 9110/9112 rules, enforced for every path ------------------------------------------
+
+Deno.test("http: an HTTP/1.1 request without Host → 400, on pages and on the upgrade path", async () => {
+  await withServer(SHORT, async (port) => {
+    for (const path of ["/healthz", "/", "/metrics", "/nope"]) {
+      const r = await exchange(port, `GET ${path} HTTP/1.1\r\nAccept: */*\r\n\r\n`);
+      assert.equal(r.status, 400, path);
+      assert.equal(r.body, "missing Host header\n", path);
+    }
+    const upgrade = await exchange(port, upgradeRequest("/", { Host: null }));
+    assert.equal(upgrade.status, 400);
+    // HTTP/1.0 may omit it.
+    const old = await exchange(port, "GET /healthz HTTP/1.0\r\n\r\n");
+    assert.equal(old.status, 200);
+  });
+});
+
+Deno.test("http: two Host fields or an invalid Host → 400", async () => {
+  await withServer(SHORT, async (port) => {
+    const twice = await exchange(port, get("/healthz", "Host: 127.0.0.1\r\n"));
+    assert.deepEqual([twice.status, twice.body], [400, "more than one Host header\n"]);
+    const upgrade = await exchange(port, upgradeRequest("/", { "X-A": "1\r\nHost: b.example" }));
+    assert.equal(upgrade.status, 400);
+    for (const host of ["", "user@127.0.0.1", "127.0.0.1:80x", "a b", "[::1"]) {
+      const r = await exchange(port, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      assert.deepEqual([r.status, r.body], [400, "invalid Host header\n"], host);
+    }
+  });
+});
+
+Deno.test("http: bad request-target bytes, a fragment, a bad percent-escape → 400", async () => {
+  await withServer(SHORT, async (port) => {
+    const targets: [string, string][] = [
+      ["/healthz#x", "fragment in request-target"],
+      ["/healthz%", "malformed percent-encoding in request-target"],
+      ["/healthz%4", "malformed percent-encoding in request-target"],
+      ["/healthz%zz", "malformed percent-encoding in request-target"],
+      ["/caf\xe9", "malformed request-target"],
+      ["/a\x01", "malformed request-target"],
+      ["*", "asterisk-form request-target is not served"],
+      ["127.0.0.1:80", "authority-form request-target is only for CONNECT"],
+    ];
+    for (const [target, message] of targets) {
+      // One byte per character, so that \xe9 goes out as the single byte 0xe9.
+      const request = `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+      const r = await exchange(port, Uint8Array.from(request, (ch) => ch.charCodeAt(0)));
+      assert.deepEqual([r.status, r.body], [400, message + "\n"], JSON.stringify(target));
+    }
+    // Absolute-form is accepted (RFC 9112 §3.2.2) and routed by its path.
+    const abs = await exchange(port, "GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.equal(abs.status, 200);
+  });
+});
+
+Deno.test("http: a long method gets the same answer whole and split right after it", async () => {
+  await withServer(SHORT, async (port) => {
+    const method = "M".repeat(4201);
+    const whole = await exchange(port, `${method} / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    // The method alone: the answer must not wait for the rest (which is never sent).
+    const c = await RawClient.connect(port);
+    const guard = hangGuard(c);
+    try {
+      await c.send(method);
+      const head = await c.reader.head();
+      assert.equal(guard.fired(), false, "no answer to the method alone");
+      assert.ok(head !== null, "the server closed without an answer");
+      assert.equal(parseResponse(head).status, whole.status);
+    } finally {
+      guard.clear();
+      c.close();
+    }
+    assert.deepEqual([whole.status, whole.body], [501, "method too long\n"]);
+    assert.match(whole.raw, /^HTTP\/1\.1 501 Not Implemented\r\n/);
+  });
+});
+
+Deno.test("http: an upgrade request with a body (Content-Length: 5) → 400", async () => {
+  await withServer(SHORT, async (port) => {
+    const r = await exchange(port, upgradeRequest("/", { "Content-Length": "5" }) + "hello");
+    assert.deepEqual([r.status, r.body], [400, "an upgrade request must not have a body\n"]);
+    assert.equal(r.headers.has("sec-websocket-accept"), false);
+    const chunked = await exchange(
+      port,
+      upgradeRequest("/", { "Transfer-Encoding": "chunked" }) + "5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert.equal(chunked.status, 400);
+  });
+});

@@ -3,7 +3,7 @@
 // gets.
 
 import assert from "node:assert/strict";
-import { type RequestHead, RequestHeadParser } from "../../src/http/request_head.ts";
+import { HttpError, type RequestHead, RequestHeadParser } from "../../src/http/request_head.ts";
 import { encodeResponse } from "../../src/http/response.ts";
 import { acceptKey, WEBSOCKET_GUID } from "../../src/protocol/handshake.ts";
 import {
@@ -93,12 +93,49 @@ Deno.test("handshake: isUpgradeRequest needs Upgrade: websocket", () => {
   assert.equal(isUpgradeRequest(request({ Upgrade: "h2c" })), false);
 });
 
-Deno.test("handshake: missing Host → 400", () => {
-  assert.equal(refused(request({ Host: null })).status, 400);
+/** A valid head with its Host values replaced (none: removed), which the parser would refuse. */
+function withHosts(hosts: string[]): RequestHead {
+  const head = request();
+  if (hosts.length === 0) head.headers.delete("host");
+  else head.headers.set("host", hosts);
+  return head;
+}
+
+/** The status the request-head parser refuses `fields` with. */
+function parserStatus(fields: Record<string, string | string[] | null>): number {
+  try {
+    request(fields);
+  } catch (err) {
+    if (err instanceof HttpError) return err.status;
+    throw err;
+  }
+  assert.fail("the parser accepted the head");
+}
+
+Deno.test("handshake: missing Host → 400 (from the parser, and from checkUpgrade too)", () => {
+  assert.equal(parserStatus({ Host: null }), 400);
+  assert.equal(refused(withHosts([])).status, 400);
 });
 
-Deno.test("handshake: duplicate Host → 400", () => {
-  assert.equal(refused(request({ Host: ["a.example", "b.example"] })).status, 400);
+Deno.test("handshake: duplicate Host → 400 (from the parser, and from checkUpgrade too)", () => {
+  assert.equal(parserStatus({ Host: ["a.example", "b.example"] }), 400);
+  assert.equal(refused(withHosts(["a.example", "b.example"])).status, 400);
+});
+
+Deno.test("handshake: an upgrade request with a body → 400; Content-Length: 0 is no body", () => {
+  const bodies: Record<string, string | string[]>[] = [
+    { "Content-Length": "5" },
+    { "Content-Length": "1" },
+    { "Content-Length": "00" }, // only the plain "0" is taken for no body
+    { "Content-Length": ["0", "0"] },
+    { "Transfer-Encoding": "chunked" },
+    { "Transfer-Encoding": "identity" },
+    { "Content-Length": "0", "Transfer-Encoding": "chunked" },
+  ];
+  for (const fields of bodies) {
+    assert.equal(refused(request(fields)).status, 400, JSON.stringify(fields));
+  }
+  assert.equal(checkUpgrade(request({ "Content-Length": "0" })).ok, true);
 });
 
 Deno.test("handshake: Connection without upgrade → 400", () => {

@@ -8,6 +8,7 @@ import {
   headerTokens,
   type HeadLimits,
   HttpError,
+  MAX_METHOD_BYTES,
   type RequestHead,
   RequestHeadParser,
 } from "../../src/http/request_head.ts";
@@ -153,7 +154,7 @@ Deno.test("request head: header names are case-insensitive", () => {
 
 Deno.test("request head: Connection tokens in one or several fields", () => {
   const head = parseWhole(
-    "GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nconnection: ,  close ,,\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nconnection: ,  close ,,\r\n\r\n",
   );
   assert.deepEqual(headerTokens(head, "connection"), ["keep-alive", "upgrade", "close"]);
   assert.deepEqual(headerTokens(head, "absent"), []);
@@ -184,6 +185,22 @@ Deno.test("request head: HTTP/1.0, other methods, obs-text and tabs in values", 
   assert.equal(header(head, "x-latin"), "caf\xe9\tok");
 });
 
+Deno.test("request head: long whitespace runs are trimmed around a value and kept inside", () => {
+  const run = " \t".repeat(900); // 3 runs in one value, within the 8 KiB head
+  const head = parseWhole(
+    `GET / HTTP/1.1\r\nHost: x\r\nX-A:${run}a${run}b${run}\r\nX-B:${run}\r\n\r\n`,
+  );
+  assert.deepEqual(head.headers.get("x-a"), [`a${run}b`]);
+  assert.deepEqual(head.headers.get("x-b"), [""]);
+  // Long values, ASCII and not, come back byte for byte (one character per byte).
+  const ascii = "v".repeat(3000);
+  const latin = "\x80\x9f\xe9\xff".repeat(1000);
+  const long = parseWhole(
+    latin1(`GET / HTTP/1.1\r\nHost: x\r\nA: ${ascii}\r\nB: ${latin}\r\n\r\n`),
+  );
+  assert.deepEqual([header(long, "a"), header(long, "b")], [ascii, latin]);
+});
+
 Deno.test("request head: nothing is returned until the blank line", () => {
   const p = new RequestHeadParser();
   assert.equal(p.push(enc("GET / HTTP/1.1\r\nHost: x\r\n")), null);
@@ -196,7 +213,7 @@ Deno.test("request head: nothing is returned until the blank line", () => {
 const SMALL: HeadLimits = { maxHeadBytes: 256, maxHeaders: 5, maxTargetBytes: 64 };
 
 Deno.test("request head: a head of exactly maxHeadBytes is accepted", () => {
-  const start = "GET / HTTP/1.1\r\nX-Pad: ";
+  const start = "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ";
   const pad = "a".repeat(SMALL.maxHeadBytes - start.length - 4);
   const text = start + pad + "\r\n\r\n";
   assert.equal(text.length, SMALL.maxHeadBytes);
@@ -253,7 +270,10 @@ Deno.test("request head: 431 with the default 8 KiB limit, before the rest is se
 
 Deno.test("request head: exactly maxHeaders fields are accepted; one more → 431 at once", () => {
   const fields = (n: number) => Array.from({ length: n }, (_, i) => `X-${i}: v\r\n`).join("");
-  const ok = parseWhole("GET / HTTP/1.1\r\n" + fields(SMALL.maxHeaders) + "\r\n", SMALL);
+  const ok = parseWhole(
+    "GET / HTTP/1.1\r\nHost: x\r\n" + fields(SMALL.maxHeaders - 1) + "\r\n",
+    SMALL,
+  );
   assert.equal(ok.headers.size, SMALL.maxHeaders);
   // No blank line: the refusal does not wait for the end of the head.
   const err = refusal(["GET / HTTP/1.1\r\n" + fields(SMALL.maxHeaders + 1)], SMALL);
@@ -272,7 +292,7 @@ Deno.test("request head: 431 for more than the default 100 fields", () => {
 
 Deno.test("request head: a target of exactly maxTargetBytes is accepted; one more → 414", () => {
   const target = "/" + "t".repeat(SMALL.maxTargetBytes - 1);
-  assert.equal(parseWhole(`GET ${target} HTTP/1.1\r\n\r\n`, SMALL).target, target);
+  assert.equal(parseWhole(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, SMALL).target, target);
   const err = refusal([`GET ${target}t HTTP/1.1\r\n\r\n`], SMALL);
   assert.equal(err.status, 414);
 });
@@ -355,4 +375,225 @@ Deno.test("request head: the request line is judged when its LF arrives, not at 
   assert.equal(refusal(["GET / HTTP/2.0\r\n"]).status, 505);
   assert.equal(refusal(["BAD LINE\r\n"]).status, 400);
   assert.equal(refusal(["GET / HTTP/1.1\r\nBad Name: x\r\n"]).status, 400);
+});
+
+// --- RFC 9110 §7.2 / RFC 9112 §3.2: Host ---------------------------------------------------
+
+/** `text` refused the same way whole, byte by byte and cut at every point. */
+function refusedEverywhere(text: string, limits?: HeadLimits): HttpError {
+  const bytes = latin1(text);
+  const whole = refusal([bytes], limits);
+  const where = JSON.stringify(text.length > 80 ? text.slice(0, 80) + "…" : text);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const err = refusal([bytes.subarray(0, cut), bytes.subarray(cut)], limits);
+    assert.deepEqual([err.status, err.message], [whole.status, whole.message], `${where} @${cut}`);
+  }
+  const one = refusal([...bytes].map((_, i) => bytes.subarray(i, i + 1)), limits);
+  assert.deepEqual([one.status, one.message], [whole.status, whole.message], `${where} bytewise`);
+  return whole;
+}
+
+const withHost = (host: string, version = "HTTP/1.1") =>
+  `GET / ${version}\r\nHost: ${host}\r\nX-After: 1\r\n\r\n`;
+
+Deno.test("request head: an HTTP/1.1 request without Host → 400; HTTP/1.0 may omit it", () => {
+  const err = refusedEverywhere("GET / HTTP/1.1\r\nX-A: 1\r\n\r\n");
+  assert.deepEqual([err.status, err.message], [400, "missing Host header"]);
+  assert.equal(refusedEverywhere("GET /healthz HTTP/1.1\r\n\r\n").status, 400);
+  assert.equal(parseWhole("GET / HTTP/1.0\r\nX-A: 1\r\n\r\n").headers.has("host"), false);
+});
+
+Deno.test("request head: two Host fields → 400, as soon as the second arrives", () => {
+  for (const version of ["HTTP/1.1", "HTTP/1.0"]) {
+    const start = `GET / ${version}\r\nHost: a.example\r\nX-A: 1\r\nhost: a.example\r\n`;
+    const err = refusedEverywhere(start); // no blank line: refused without waiting for it
+    assert.deepEqual([err.status, err.message], [400, "more than one Host header"], version);
+  }
+});
+
+const GOOD_HOSTS = [
+  "example.com",
+  "example.com:8080",
+  "EXAMPLE.com:0",
+  "localhost",
+  "127.0.0.1",
+  "127.0.0.1:80",
+  "999.1.1.1", // not an IPv4 address, but a valid reg-name (RFC 3986 §3.2.2)
+  "xn--bcher-kva.example",
+  "a%2Db.example",
+  "sub-delims!$&'()*+,;=.example",
+  "host:", // port = *DIGIT
+  "[::1]",
+  "[::1]:8080",
+  "[::]",
+  "[2001:db8::7]",
+  "[1:2:3:4:5:6:7:8]",
+  "[1::8]",
+  "[::ffff:192.0.2.1]",
+  "[1:2:3:4:5:6:1.2.3.4]",
+  "[v1.fe80::a+en1]",
+];
+
+const BAD_HOSTS = [
+  "user@example.com",
+  "user:pw@example.com:80",
+  "exa mple.com",
+  "exa\tmple.com",
+  "example.com:http",
+  "example.com:80a",
+  "example.com:80:81",
+  ":80",
+  "example.com/path",
+  "example.com?q",
+  "example.com#f",
+  "a%2",
+  "a%zz.example",
+  "caf\xe9.example",
+  "[::1",
+  "[::1]x",
+  "[::1]:8a",
+  "[]",
+  "[1.2.3.4]",
+  "[1:2:3:4:5:6:7:8:9]",
+  "[1:2:3:4::5:6:7:8]",
+  "[1::2::3]",
+  "[:::]",
+  "[12345::]",
+  "[::g]",
+  "[1.2.3.4::]",
+  "[::256.0.0.1]",
+  "[::1.2.3.04]",
+  "[v.x]",
+  "[fe80::1%25eth0]", // zone IDs (RFC 6874) are not part of RFC 9110's Host
+];
+
+Deno.test("request head: valid Host values are accepted (HTTP/1.1 and 1.0)", () => {
+  for (const host of GOOD_HOSTS) {
+    for (const version of ["HTTP/1.1", "HTTP/1.0"]) {
+      assert.deepEqual(parseWhole(latin1(withHost(host, version))).headers.get("host"), [host]);
+    }
+  }
+  // Optional whitespace around the value is not part of it.
+  assert.deepEqual(parseWhole("GET / HTTP/1.1\r\nHost: \t x:1 \t\r\n\r\n").headers.get("host"), [
+    "x:1",
+  ]);
+});
+
+Deno.test("request head: invalid Host values → 400 (HTTP/1.1 and 1.0)", () => {
+  for (const host of BAD_HOSTS) {
+    for (const version of ["HTTP/1.1", "HTTP/1.0"]) {
+      const err = refusal([withHost(host, version)]);
+      assert.deepEqual([err.status, err.message], [400, "invalid Host header"], host);
+    }
+  }
+});
+
+Deno.test("request head: an empty Host → 400 for HTTP/1.1, accepted for HTTP/1.0", () => {
+  assert.equal(refusedEverywhere("GET / HTTP/1.1\r\nHost:\r\n\r\n").message, "invalid Host header");
+  assert.equal(refusal(["GET / HTTP/1.1\r\nHost:  \t \r\n\r\n"]).status, 400);
+  assert.deepEqual(parseWhole("GET / HTTP/1.0\r\nHost: \r\n\r\n").headers.get("host"), [""]);
+});
+
+// --- RFC 9112 §3.2: request-target ---------------------------------------------------------
+
+const GOOD_TARGETS = [
+  "/",
+  "/a/b?c=d&e",
+  "/?",
+  "/a?b?c/d",
+  "/%41%7e%7E",
+  '/a|b{c}[d]^e"', // visible ASCII not in the RFC 3986 grammar; common servers take it too
+  "http://example.com/x",
+  "HTTPS://example.com",
+  "http://example.com?q",
+  "ws://example.com:8080/chat?x=1",
+  "wss://[::1]:443/",
+];
+
+Deno.test("request head: origin-form and absolute-form targets are accepted as sent", () => {
+  for (const target of GOOD_TARGETS) {
+    assert.equal(parseWhole(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`).target, target);
+  }
+});
+
+const BAD_TARGETS: [string, string, string][] = [
+  ["asterisk-form", "*", "asterisk-form request-target is not served"],
+  ["authority-form", "example.com:443", "authority-form request-target is only for CONNECT"],
+  ["authority-form, IPv6", "[::1]:443", "authority-form request-target is only for CONNECT"],
+  ["a bare name", "example.com", "malformed request-target"],
+  ["a relative path", "a/b", "malformed request-target"],
+  ["another scheme", "ftp://example.com/", "unsupported scheme in request-target"],
+  ["a URI without //", "mailto:a@example.com", "malformed request-target"],
+  ["an empty authority", "http:///x", "malformed authority in request-target"],
+  ["no authority at all", "ws://", "malformed authority in request-target"],
+  ["userinfo", "http://user@example.com/", "malformed authority in request-target"],
+  ["a bad port", "http://example.com:8o/", "malformed authority in request-target"],
+  ["a fragment", "/a#frag", "fragment in request-target"],
+  ["an empty fragment", "/#", "fragment in request-target"],
+  ["a fragment in absolute-form", "http://x/#f", "fragment in request-target"],
+  ["% at the end", "/a%", "malformed percent-encoding in request-target"],
+  ["% and one digit", "/a%4", "malformed percent-encoding in request-target"],
+  ["% and a non-hex digit", "/a%4g?x", "malformed percent-encoding in request-target"],
+  ["%%", "/a%%41", "malformed percent-encoding in request-target"],
+  ["a non-ASCII byte", "/caf\xe9", "malformed request-target"],
+  ["a NUL byte", "/a\x00b", "malformed request-target"],
+  ["an ESC byte", "/\x1b[0m", "malformed request-target"],
+  ["DEL", "/a\x7f", "malformed request-target"],
+  ["a byte 0xff", "/\xff", "malformed request-target"],
+];
+
+for (const [name, target, message] of BAD_TARGETS) {
+  Deno.test(`request head: 400 for a target with ${name}, at every split`, () => {
+    const err = refusedEverywhere(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.deepEqual([err.status, err.message], [400, message]);
+  });
+}
+
+// --- RFC 9112 §3: method -------------------------------------------------------------------
+
+Deno.test("request head: methods up to MAX_METHOD_BYTES are accepted; longer → 501", () => {
+  assert.equal(MAX_METHOD_BYTES, 20);
+  for (const method of ["GET", "UPDATEREDIRECTREF", "M".repeat(MAX_METHOD_BYTES), "x-y!~|"]) {
+    assert.equal(parseWhole(`${method} / HTTP/1.1\r\nHost: x\r\n\r\n`).method, method);
+  }
+  const err = refusedEverywhere(
+    `${"M".repeat(MAX_METHOD_BYTES + 1)} / HTTP/1.1\r\nHost: x\r\n\r\n`,
+  );
+  assert.deepEqual([err.status, err.message], [501, "method too long"]);
+  // Refused at its 21st byte, without waiting for the rest of the line.
+  assert.equal(refusal(["M".repeat(MAX_METHOD_BYTES + 1)]).status, 501);
+});
+
+Deno.test("request head: a 4,201-byte method gets one answer whatever the reads", () => {
+  const method = "M".repeat(4201);
+  const text = `${method} / HTTP/1.1\r\nHost: x\r\n\r\n`;
+  const whole = refusal([text]);
+  const afterMethod = refusal([method, text.slice(method.length)]);
+  const afterSpace = refusal([method + " ", text.slice(method.length + 1)]);
+  for (const err of [afterMethod, afterSpace]) {
+    assert.deepEqual([err.status, err.message], [whole.status, whole.message]);
+  }
+  assert.equal(whole.status, 501);
+  // The same with a method of invalid characters: the first bad byte decides.
+  const bad = "G".repeat(10) + "@" + "M".repeat(4190);
+  assert.deepEqual(
+    [refusal([bad + " / HTTP/1.1\r\n\r\n"]).status, refusal([bad]).status],
+    [400, 400],
+  );
+});
+
+Deno.test("request head: the target's length is judged before its bytes, at every split", () => {
+  // A long target with a bad byte past the limit: 414 whatever the reads.
+  const target = "/" + "t".repeat(SMALL.maxTargetBytes) + "#";
+  const err = refusedEverywhere(`GET ${target} HTTP/1.1\r\n\r\n`, SMALL);
+  assert.deepEqual([err.status, err.message], [414, "request-target too long"]);
+  // A bad byte within the limit comes first.
+  const early = "/#" + "t".repeat(SMALL.maxTargetBytes);
+  assert.equal(refusedEverywhere(`GET ${early} HTTP/1.1\r\n\r\n`, SMALL).status, 400);
+});
+
+Deno.test("request head: a refused parser stays refused", () => {
+  const p = new RequestHeadParser();
+  assert.throws(() => p.push(enc("GET /# HTTP/1.1\r\n")), HttpError);
+  assert.throws(() => p.push(enc("Host: x\r\n\r\n")), /fragment in request-target/);
 });
