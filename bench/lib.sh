@@ -38,10 +38,13 @@ setup_commands() {
     echo "wsecho: work tree src/ at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
       "($(git -C "$ROOT" status --short -- src 2>/dev/null | wc -l) uncommitted changes in src/)"
   fi
+  # The entry point moved to src/runtime/deno/main.ts; older commits have src/main.ts.
+  local entry="$src/runtime/deno/main.ts"
+  [ -f "$entry" ] || entry="$src/main.ts"
   local extra
   read -ra extra <<<"${WSECHO_ARGS:-}"
   # shellcheck disable=SC2034
-  WSECHO_CMD=("$DENO" run --allow-net --allow-env "--allow-read=$src/static" "$src/main.ts"
+  WSECHO_CMD=("$DENO" run --allow-net --allow-env "--allow-read=$src/static" "$entry"
     --host 127.0.0.1 --port "{PORT}" --log-level warn "${extra[@]}")
   # shellcheck disable=SC2034
   NATIVE_CMD=("$DENO" run --allow-net "$BENCH_DIR/deno_native_echo.ts" "{PORT}")
