@@ -96,8 +96,10 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   // park on every idle connection.
   #codec: Codec | null = null;
   #initial: Uint8Array | null;
-  // Messages delivered and not (yet) handed back with send(m, { transfer: true }).
-  readonly #delivered: Message[] = [];
+  // The message delivered last, until the next turn: if it was not handed back with
+  // send(m, { transfer: true }) by then, the application keeps it. (Every delivery is made in a
+  // turn that first settles the one before, so there is never more than one.)
+  #delivered: Message | null = null;
   #handling = false; // the application handles what the last read brought
   #reading: Promise<boolean> | null = null;
   #encoding: Promise<void> = RESOLVED; // the last batch given to the encoder
@@ -266,7 +268,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     if (m !== null) {
       // A message read in one piece is a view of a read slab: claim it for the application.
       if (m.hold === null) m.hold = this.#memory.claim(m.data);
-      this.#delivered.push(m);
+      this.#delivered = m;
       this.#handling = true;
       this.messagesIn++;
       this.bytesIn += m.data.length;
@@ -279,17 +281,16 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
 
   #afterRead = (more: boolean) => more ? this.#turn() : this.#finish().then(toDone);
 
-  // Messages the application moved on from without handing back are its own for good.
+  // A message the application moved on from without handing back is its own for good.
   #keepDelivered(): void {
-    const d = this.#delivered;
-    for (let i = 0; i < d.length; i++) {
-      const hold = d[i].hold;
-      if (hold !== null) {
-        d[i].hold = null;
-        this.#memory.keep(hold);
-      }
+    const m = this.#delivered;
+    if (m === null) return;
+    this.#delivered = null;
+    const hold = m.hold;
+    if (hold !== null) {
+      m.hold = null;
+      this.#memory.keep(hold);
     }
-    d.length = 0;
   }
 
   // Reads one chunk and feeds it through the decoder to the session; false at end of input.
