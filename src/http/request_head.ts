@@ -450,7 +450,11 @@ export function header(head: RequestHead, name: string): string | undefined {
 }
 
 /** The comma-separated tokens of a header (RFC 9110 §5.6.1), lower-cased unless told not to. */
-export function headerTokens(head: RequestHead, name: string, lowerCase = true): string[] {
+export function headerTokens(
+  head: RequestHead,
+  name: string,
+  { lowerCase = true }: { lowerCase?: boolean } = {},
+): string[] {
   const values = head.headers.get(name);
   if (values === undefined) return [];
   const tokens: string[] = [];

@@ -59,7 +59,11 @@ export function checkUpgrade(head: RequestHead): UpgradeCheck {
   const key = header(head, "sec-websocket-key");
   if (key === undefined) return refuse("missing Sec-WebSocket-Key header");
   if (!isValidKey(key)) return refuse("Sec-WebSocket-Key must be 16 bytes in base64");
-  return { ok: true, key, protocols: headerTokens(head, "sec-websocket-protocol", false) };
+  return {
+    ok: true,
+    key,
+    protocols: headerTokens(head, "sec-websocket-protocol", { lowerCase: false }),
+  };
 }
 
 /** The 101 response completing the handshake, optionally selecting a subprotocol. */

@@ -149,7 +149,7 @@ Deno.test("request head: header names are case-insensitive", () => {
   assert.deepEqual(head.headers.get("host"), ["a"]);
   assert.equal(header(head, "sec-websocket-key"), "k");
   assert.deepEqual(headerTokens(head, "upgrade"), ["websocket"]);
-  assert.deepEqual(headerTokens(head, "upgrade", false), ["WebSocket"]);
+  assert.deepEqual(headerTokens(head, "upgrade", { lowerCase: false }), ["WebSocket"]);
 });
 
 Deno.test("request head: Connection tokens in one or several fields", () => {
