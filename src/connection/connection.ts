@@ -4,7 +4,7 @@
 // modules, and the protocol is the Session's.
 
 import { CloseCode, type FramePiece, type Hold, type OutFrame } from "../protocol/frame.ts";
-import type { EncodedBatch } from "../protocol/frame_encoder.ts";
+import { type EncodedBatch, headerLength } from "../protocol/frame_encoder.ts";
 import { Message, Session, type State } from "../protocol/session.ts";
 import { Codec } from "./codec.ts";
 import { InputMemory } from "./input_memory.ts";
@@ -65,6 +65,7 @@ const DIRECT_READ_MIN = 16 * 1024;
 const DONE: IteratorResult<Message> = { value: undefined, done: true };
 const RESOLVED = Promise.resolve();
 const toDone = () => DONE;
+const NOTHING: EncodedBatch = { chunks: [], holds: [] };
 const ORDER: Record<State, number> = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
 
 /**
@@ -102,7 +103,6 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   #delivered: Message | null = null;
   #handling = false; // the application handles what the last read brought
   #reading: Promise<boolean> | null = null;
-  #encoding: Promise<void> = RESOLVED; // the last batch given to the encoder
   #halfClosed = false;
   #goingAway: { code: number; reason: string; grace: number } | null = null;
   #finishing: Promise<void> | null = null;
@@ -119,7 +119,11 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       maxMessage: parts.options.maxMessage,
       allocate: this.#memory.allocateMessage,
     });
-    this.#output = new WriteQueue((b) => socket.write(b), this.#writeFailed);
+    this.#output = new WriteQueue(
+      (b) => socket.write(b),
+      this.#writeFailed,
+      parts.options.maxBackpressure,
+    );
   }
 
   /** CONNECTING → OPEN → CLOSING → CLOSED (once the socket is released). */
@@ -134,7 +138,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
 
   /** True while more than maxBackpressure bytes wait to be written (input is not read). */
   get backpressured(): boolean {
-    return this.#output.bytes > this.#options.maxBackpressure;
+    return this.#output.full;
   }
 
   /** Bytes of input memory the connection holds. */
@@ -144,10 +148,12 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
 
   /** Writes the handshake response and moves to OPEN; false if the peer is gone. */
   async open(response: Uint8Array): Promise<boolean> {
+    this.#output.reserve(response.length);
     this.#output.push({ chunks: [response], holds: [] });
     await this.#output.whenEmpty();
     if (this.#output.failed) return false;
     this.#moveTo("OPEN");
+    if (this.#goingAway !== null) this.#armGrace(); // a drain began during the handshake
     return true;
   }
 
@@ -189,6 +195,8 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     if (options?.transfer === true) {
       hold = m.hold; // the application's claim moves to the frame
       m.hold = null;
+    } else {
+      hold = m.hold?.share() ?? null; // a claim of the frame's own, whichever connection's
     }
     if (!this.#session.send(m, hold)) {
       hold?.release();
@@ -199,8 +207,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     // Batch only while the application handles what the last read brought (the next call to
     // next() writes the batch); otherwise, a send from a timer say, write now.
     if (!this.#handling || this.#session.outboxBytes >= FLUSH_BYTES) this.#flush();
-    const max = this.#options.maxBackpressure;
-    return this.#output.bytes > max ? this.#output.whenBelow(max) : RESOLVED;
+    return this.#output.full ? this.#output.whenNotFull() : RESOLVED;
   }
 
   /** Sends a ping (for keepalive); its pong is ignored. */
@@ -228,9 +235,9 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
    * arrived for `grace` ms (bytes still in the socket are read and handled first).
    */
   shutdown(code: number, reason: string, grace: number): Promise<CloseInfo> {
-    if (this.#goingAway === null && this.#state === "OPEN") {
+    if (this.#goingAway === null && this.#state !== "CLOSED") {
       this.#goingAway = { code, reason, grace };
-      this.#armGrace();
+      if (this.#state === "OPEN") this.#armGrace(); // else when open() has sent the 101
     }
     return this.#closed.promise;
   }
@@ -306,8 +313,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       if (s.state === "CLOSING") this.#armCloseTimer();
       // Backpressure: while too much waits to be written, do not read (so the peer's sending
       // stalls in TCP instead of growing our memory).
-      const max = this.#options.maxBackpressure;
-      if (this.#output.bytes > max) await this.#output.whenBelow(max);
+      if (this.#output.full) await this.#output.whenNotFull();
       let chunk = this.#initial;
       if (chunk !== null) this.#initial = null;
       else {
@@ -337,13 +343,20 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   }
 
   // Keeps reading after the application stopped, until the peer's close arrives (or TCP ends).
-  // Never rejects: it runs unawaited.
+  // Never rejects: it runs unawaited, and the connection must finish whatever happens.
   async #readUntilClosed(): Promise<void> {
     const s = this.#session;
-    for (;;) {
-      while (s.next() !== null); // messages that crossed our close frame are dropped
-      this.#flush();
-      if (s.state === "CLOSED" || !(await this.#read())) break;
+    try {
+      for (;;) {
+        while (s.next() !== null); // messages that crossed our close frame are dropped
+        this.#flush();
+        if (s.state === "CLOSED" || !(await this.#read())) break;
+      }
+    } catch (err) {
+      // Reads end with null on every socket error we know of: this is a fault, reported with
+      // its stack; the connection ends all the same.
+      s.abort();
+      reportError(err);
     }
     await this.#finish();
   }
@@ -355,14 +368,19 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     const frames = s.takeOutbox();
     if (frames === null) return;
     if (this.#output.failed) return releaseHolds(frames);
+    let size = 0;
     for (let i = 0; i < frames.length; i++) {
-      const f = frames[i];
-      // A payload that is a view of input (a pong's, an echoed close's, a message sent without
-      // handing it back) is claimed until the encoder has copied or written it.
-      if (f.hold == null && f.payload.length > 0) f.hold = this.#memory.claim(f.payload);
+      const f = frames[i], n = f.payload.length;
+      // A payload that is a view of input (a pong's, an echoed close's) is claimed until the
+      // encoder has copied or written it.
+      if (f.hold == null && n > 0) f.hold = this.#memory.claim(f.payload);
+      size += headerLength(n) + n;
     }
+    // Counted from now, not from when the encoder's output arrives: backpressure applies to
+    // the send and the read that follow at once.
+    this.#output.reserve(size);
     const codec = this.#codec ??= new Codec(this.#options.maxMessage);
-    this.#encoding = codec.encode(frames).then(this.#onEncoded);
+    codec.encode(frames).then(this.#onEncoded);
     // After a framing error the peer's bytes are meaningless: follow our close frame with FIN
     // so that the peer sees the close and then the end of the stream.
     if (s.brokenInput && s.state !== "OPEN" && !this.#halfClosed) {
@@ -374,17 +392,12 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   }
 
   #onEncoded = (r: ReadableStreamReadResult<EncodedBatch>) => {
-    if (!r.done) this.#output.push(r.value);
+    this.#output.push(r.done ? NOTHING : r.value); // (done: the codec was closed meanwhile)
   };
 
   // Resolves once every frame flushed so far has been written (or writing failed).
-  async #whenWritten(): Promise<void> {
-    for (;;) {
-      const encoding = this.#encoding;
-      await encoding;
-      await this.#output.whenEmpty();
-      if (encoding === this.#encoding) return;
-    }
+  #whenWritten(): Promise<void> {
+    return this.#output.whenEmpty();
   }
 
   #writeFailed = (): void => {
@@ -426,9 +439,10 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   }
 }
 
-// closeWrite on a socket the peer has already reset: nothing left to tell it.
+// closeWrite on a socket the peer has already reset: nothing left to tell it. Anything else
+// is a fault, reported with its stack.
 const ignoreGone = (err: unknown) => {
-  if (!(err instanceof PeerGone)) throw err;
+  if (!(err instanceof PeerGone)) reportError(err);
 };
 
 function releaseHolds(frames: OutFrame[]): void {

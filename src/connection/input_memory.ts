@@ -81,6 +81,11 @@ class Block implements MessageBuffer {
     return this.bytes.buffer.byteLength;
   }
 
+  share(): Block {
+    this.claims++;
+    return this;
+  }
+
   release(): void {
     if (--this.claims < 0) throw new Error("input memory released more often than claimed");
     if (this.claims === 0) this.owner.unclaimed(this);
@@ -117,9 +122,17 @@ export class InputMemory {
   /** Room for the next read: the current slab's free tail, or a fresh slab. */
   readBuffer(): Uint8Array {
     const slab = this.#slab;
-    if (slab.claims === 0 && !slab.kept) this.#used = 0; // nothing in it is needed any more
-    if (slab.bytes.length - this.#used < (this.#large ? MIN_READ_LARGE : MIN_READ_SMALL)) {
-      this.#retire(slab);
+    if (slab.claims === 0 && !slab.kept) {
+      this.#used = 0; // nothing in it is needed any more
+      // Quiet since trim(): go back to a small slab. (Here, not in trim(): an idle connection
+      // has a read pending into the current slab, and that memory must stay where it is.)
+      if (!this.#large && slab.bytes.length > SMALL_SLAB) {
+        this.#forget(slab);
+        this.#slab = this.#newSlab(SMALL_SLAB);
+      }
+    }
+    if (this.#slab.bytes.length - this.#used < (this.#large ? MIN_READ_LARGE : MIN_READ_SMALL)) {
+      this.#retire(this.#slab);
       this.#slab = this.#newSlab(this.#large ? LARGE_SLAB : SMALL_SLAB);
       this.#used = 0;
     }
@@ -181,17 +194,14 @@ export class InputMemory {
     return block;
   };
 
-  /** Lets go of what an idle connection need not park: free message buffers, a large slab. */
+  /**
+   * Lets go of what an idle connection need not park: a free message buffer now, a large slab
+   * at the next read (a read may be pending into it now).
+   */
   trim(): void {
     const spare = this.#spare();
     if (spare !== null) this.#forget(spare);
-    const slab = this.#slab;
-    if (this.#large && slab.claims === 0 && !slab.kept) {
-      this.#forget(slab);
-      this.#slab = this.#newSlab(SMALL_SLAB);
-      this.#used = 0;
-      this.#large = false;
-    }
+    this.#large = false;
   }
 
   /** The connection has ended: every block stops counting, whatever claims are left. */

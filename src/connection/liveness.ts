@@ -47,7 +47,10 @@ export class Liveness {
 
   /** Calls `expire` after `ms` unless disarmed; a timer already armed is left running. */
   armClose(ms: number, expire: () => void): void {
-    this.#closeTimer ??= setTimeout(expire, ms);
+    this.#closeTimer ??= setTimeout(() => {
+      this.#closeTimer = undefined;
+      expire();
+    }, ms);
   }
 
   /** (Re)starts the grace period of a shutdown: `expire` runs after `ms` without input. */

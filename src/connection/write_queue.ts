@@ -14,8 +14,10 @@ const MERGE_LIMIT = 16 * 1024;
 export type WriteBytes = (bytes: Uint8Array) => Promise<number>;
 
 /**
- * The write queue of one connection. `push` a batch; `bytes` says how much waits; `whenBelow`
- * waits for the queue to shrink under a threshold, `whenEmpty` for it to empty. A failed
+ * The write queue of one connection. `reserve` the size of a batch when it goes to the encoder,
+ * then `push` the encoded batch (batches arrive in the order reserved): so `bytes` counts a
+ * batch from the moment it is sent on. `full` says whether more than the limit waits,
+ * `whenNotFull` waits for that to end, `whenEmpty` for the queue to empty. A failed
  * write ends it: the rest is dropped, `failed` turns true and `onFail` is called once. (A
  * failure other than PeerGone is a fault, reported with its stack.)
  */
@@ -26,14 +28,19 @@ export class WriteQueue {
   // The holds to release once the chunk at the same index has been written (mostly null).
   #holds: (Hold[] | null)[] = [];
   #bytes = 0;
+  // Sizes reserved for batches still in the encoder, oldest first.
+  readonly #reserved: number[] = [];
+  readonly #limit: number;
   #writing = false;
   #failed = false;
-  #below: { limit: number; wait: PromiseWithResolvers<void> } | null = null;
+  #notFull: PromiseWithResolvers<void> | null = null;
   #empty: PromiseWithResolvers<void> | null = null;
 
-  constructor(write: WriteBytes, onFail: () => void) {
+  /** `limit`: bytes waiting above which the queue is full (backpressure). */
+  constructor(write: WriteBytes, onFail: () => void, limit: number) {
     this.#write = write;
     this.#onFail = onFail;
+    this.#limit = limit;
   }
 
   /** Bytes waiting to be written. */
@@ -46,9 +53,21 @@ export class WriteQueue {
     return this.#failed;
   }
 
-  /** Queues a batch's chunks behind what is already waiting. */
+  /** True while more than the limit waits (counting batches still being encoded). */
+  get full(): boolean {
+    return this.#bytes > this.#limit;
+  }
+
+  /** Counts `n` bytes for a batch on its way through the encoder (settled by its push). */
+  reserve(n: number): void {
+    this.#reserved.push(n);
+    this.#bytes += n;
+  }
+
+  /** Queues a batch's chunks behind what is already waiting, settling its reservation. */
   push(batch: EncodedBatch): void {
     const { chunks, holds } = batch;
+    this.#bytes -= this.#reserved.shift() ?? 0;
     if (this.#failed) {
       this.#releaseAll(chunks, holds.length > 0 ? holds : null);
       return;
@@ -59,20 +78,16 @@ export class WriteQueue {
       this.#bytes += chunks[i].length;
     }
     if (holds.length > 0) {
-      if (chunks.length === 0) return holds.forEach(release); // nothing to wait for
-      this.#holds[this.#holds.length - 1] = holds;
+      if (chunks.length === 0) holds.forEach(release); // nothing to wait for
+      else this.#holds[this.#holds.length - 1] = holds;
     }
     if (!this.#writing) this.#writeLoop();
   }
 
-  /** Resolves once no more than `limit` bytes wait (at once if so already, or on failure). */
-  whenBelow(limit: number): Promise<void> {
-    if (this.#bytes <= limit || this.#failed) return Promise.resolve();
-    // One waiter at a time: the connection's single reader or its application.
-    if (this.#below === null || this.#below.limit !== limit) {
-      this.#below = { limit, wait: Promise.withResolvers() };
-    }
-    return this.#below.wait.promise;
+  /** Resolves once the queue is no longer full (at once if it is not, or on failure). */
+  whenNotFull(): Promise<void> {
+    if (!this.full || this.#failed) return Promise.resolve();
+    return (this.#notFull ??= Promise.withResolvers()).promise;
   }
 
   /** Resolves once everything queued has been written (or writing failed). */
@@ -102,10 +117,9 @@ export class WriteQueue {
         this.#bytes -= chunk.length;
         this.#releaseAll(q.splice(0, take), this.#holds.splice(0, take));
         if (take > 1) outputPool.release(chunk);
-        const below = this.#below;
-        if (below !== null && this.#bytes <= below.limit) {
-          this.#below = null;
-          below.wait.resolve();
+        if (this.#notFull !== null && !this.full) {
+          this.#notFull.resolve();
+          this.#notFull = null;
         }
       }
     } catch (err) {
@@ -113,13 +127,14 @@ export class WriteQueue {
       if (!(err instanceof PeerGone)) reportError(err);
       this.#failed = true;
       this.#bytes = 0;
+      this.#reserved.fill(0); // batches still in the encoder are dropped when they arrive
       this.#releaseAll(q.splice(0), this.#holds.splice(0));
       this.#onFail();
     }
     this.#writing = false;
     if (this.#failed) {
-      this.#below?.wait.resolve();
-      this.#below = null;
+      this.#notFull?.resolve();
+      this.#notFull = null;
     }
     if (this.#bytes === 0) {
       this.#empty?.resolve();

@@ -59,6 +59,8 @@ export interface FramePiece {
  */
 export interface Hold {
   release(): void;
+  /** Another claim on the same memory, released on its own. */
+  share(): Hold;
   /** Bytes right before the held message's data that the holder may write over (0: none). */
   readonly headroom: number;
 }

@@ -78,6 +78,9 @@ export const allocateFresh: AllocateMessage = (size) => ({
   bytes: new Uint8Array(HEADROOM + size).subarray(HEADROOM),
   headroom: HEADROOM,
   release() {},
+  share() {
+    return this;
+  },
 });
 
 // Events are kept in arrival order so that replies leave in the order their causes came in:
@@ -185,7 +188,8 @@ export class Session {
       const ev = events[this.#head++];
       if (ev instanceof Message) {
         if (this.#state === "OPEN") return ev;
-        continue; // we already sent close: data that crossed it is dropped
+        ev.hold?.release(); // we already sent close: data that crossed it is dropped
+        continue;
       }
       if (ev.kind === "ping") {
         if (this.#state === "OPEN") this.#queue(Opcode.Pong, ev.payload);
@@ -230,6 +234,7 @@ export class Session {
     this.#state = "CLOSED";
     this.#inputDone = true;
     this.#dropMessage();
+    this.next(); // messages still queued are dropped, and their memory given back
   }
 
   /**
@@ -268,6 +273,7 @@ export class Session {
     this.closeCode = code;
     this.closeReason = reason;
     this.#inputDone = true;
+    this.#dropMessage(); // a message still being reassembled will never be delivered
     this.#state = "CLOSING";
   }
 

@@ -1,8 +1,8 @@
 // A seeded property test of input-memory ownership. Random schedules over a fake socket: frames
 // of every size, fragmented and cut at random points across reads, pings between fragments,
 // bytes that came with the request head, writes that complete at once, later or fail; and an
-// application that keeps, hands back, sends plainly, sends twice, sends on another connection,
-// greets first and asks for messages with overlapping next() calls. Whatever the schedule:
+// application that keeps, hands back, sends plainly, sends twice, sends on another connection
+// (and then hands back), greets first and asks for messages with overlapping next() calls. Whatever the schedule:
 // - every byte the application still holds stays as it was delivered;
 // - every echo and pong goes out byte for byte as it was received;
 // - every byte of input memory is given back when the connections end;
@@ -234,10 +234,17 @@ Deno.test(`buffer ownership: ${SCHEDULES} random schedules keep every held byte 
         echoes.push(copy, copy); // echoed twice: plainly, then handed back
         ws.send(m);
         await ws.send(m, { transfer: true });
-      } else {
+      } else if (k < 0.96) {
         elsewhere.push(copy);
         kept.push({ m, copy });
         await other.send(m);
+      } else {
+        // Sent on another connection, then handed back here: the other send keeps its own
+        // claim, so the memory is not reused before that copy is written too.
+        elsewhere.push(copy);
+        echoes.push(copy);
+        other.send(m);
+        await ws.send(m, { transfer: true });
       }
     };
     for (;;) {

@@ -10,7 +10,7 @@ import {
   IN_PLACE_MIN,
   writeHeader,
 } from "../../src/protocol/frame_encoder.ts";
-import type { OutFrame } from "../../src/protocol/frame.ts";
+import type { Hold, OutFrame } from "../../src/protocol/frame.ts";
 import { ByteReader, type ServerFrame } from "../support/raw_client.ts";
 import { concat } from "../support/bytes.ts";
 
@@ -246,7 +246,11 @@ Deno.test("encodeFrames: in a batch, small frames are coalesced and a large one 
 
 Deno.test("encodeFrames: a copied payload's hold is released at once, an uncopied one's is passed on", () => {
   const released: string[] = [];
-  const hold = (name: string) => ({ headroom: 0, release: () => released.push(name) });
+  const hold = (name: string): Hold => ({
+    headroom: 0,
+    release: () => void released.push(name),
+    share: () => hold(name),
+  });
   const small = frame(2, new Uint8Array(100));
   const large = frame(2, new Uint8Array(COALESCE_LIMIT));
   const batch = encodeFrames([

@@ -39,11 +39,15 @@ class DenoSocket implements Socket {
   }
 }
 
-// The errors of a socket whose peer reset it, or that we closed under a pending operation.
+// The errors of a socket whose peer reset it or cannot be reached any more (retransmissions
+// timed out, the route went away), or that we closed under a pending operation.
 function isGone(err: unknown): boolean {
-  return err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
-    err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted ||
-    err instanceof Deno.errors.NotConnected || err instanceof Deno.errors.ConnectionAborted;
+  const e = Deno.errors;
+  return err instanceof e.ConnectionReset || err instanceof e.BrokenPipe ||
+    err instanceof e.BadResource || err instanceof e.Interrupted ||
+    err instanceof e.NotConnected || err instanceof e.ConnectionAborted ||
+    err instanceof e.TimedOut || err instanceof e.NetworkUnreachable ||
+    err instanceof e.UnexpectedEof;
 }
 
 // On a read, that is the end of input all the same.
