@@ -71,7 +71,9 @@ const ORDER: Record<State, number> = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSE
 /**
  * One WebSocket connection. Iterate it for messages (`for await (const m of conn)`); the
  * iteration ends when the connection is CLOSED. Pings, pongs, the close handshake and protocol
- * errors are handled inside, in the order the peer's frames arrived.
+ * errors are handled inside, in the order the peer's frames arrived. Leaving the loop early
+ * (break, or an exception) does not close it: its owner does (the server closes with 1000 when
+ * the application returns, 1011 when it throws).
  */
 export class WebSocketConnection implements AsyncIterableIterator<Message> {
   /** A number naming the connection in logs. */
@@ -166,12 +168,6 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     this.#handling = false;
     const r = this.#turn();
     return r instanceof Promise ? r : Promise.resolve(r);
-  }
-
-  /** Ends iteration early: closes normally (1000) and waits for the connection to close. */
-  async return(): Promise<IteratorResult<Message>> {
-    await this.close(CloseCode.Normal);
-    return DONE;
   }
 
   /**

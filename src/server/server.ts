@@ -237,8 +237,9 @@ export class Server implements ServerView {
     };
   }
 
-  // Runs the application on an upgraded connection, then counts and logs how it ended.
-  async #serve(id: number, up: Upgrade): Promise<void> {
+  // Runs the application on an upgraded connection, then counts and logs how it ended. (Not
+  // async: its suspended frame would be parked on every open connection.)
+  #serve(id: number, up: Upgrade): Promise<void> {
     const ws = new WebSocketConnection(up.socket, {
       options: this.#options,
       memory: up.memory,
@@ -248,18 +249,18 @@ export class Server implements ServerView {
     });
     const started = performance.now();
     this.#registry.track(ws);
-    if (await ws.open(up.response)) {
-      try {
-        await up.app(ws);
-        await ws.close(CloseCode.Normal);
-      } catch (err) {
-        this.#log.log("error", "app_failed", { id, error: stack(err) });
-        await ws.close(CloseCode.InternalError, "internal error");
-      }
-    } else {
-      await ws.close(); // the 101 could not be written: the peer is gone, nothing is sent
-    }
-    this.#served(ws, await ws.closed, started);
+    return ws.open(up.response)
+      .then((opened) => {
+        if (!opened) return ws.close(); // the 101 could not be written: the peer is gone
+        return Promise.resolve(ws).then(up.app).then(
+          () => ws.close(CloseCode.Normal),
+          (err) => {
+            this.#log.log("error", "app_failed", { id, error: stack(err) });
+            return ws.close(CloseCode.InternalError, "internal error");
+          },
+        );
+      })
+      .then((info) => this.#served(ws, info, started));
   }
 
   // Counts and logs a WebSocket connection that has closed.
