@@ -68,6 +68,8 @@ class Block implements MessageBuffer {
   kept = false;
   /** Still counted by its owner. */
   counted = true;
+  /** A message buffer replaced by a larger one: freed once released, never reused. */
+  outgrown = false;
 
   constructor(
     readonly owner: InputMemory,
@@ -103,6 +105,8 @@ export class InputMemory {
   #others: Block[] | null = null;
   #bytes = 0;
   #disposed = false;
+  /** The last message buffer the budget refused (for the log): bytes wanted, held, limit. */
+  refused: { wanted: number; held: number; limit: number } | null = null;
 
   constructor(budget: MemoryBudget = unlimitedBudget) {
     this.#budget = budget;
@@ -162,8 +166,12 @@ export class InputMemory {
     block.release();
   }
 
-  /** A reassembly buffer for at least `size` bytes (a free one is reused); null over budget. */
-  allocateMessage: AllocateMessage = (size) => {
+  /**
+   * A reassembly buffer for at least `size` bytes (a free one is reused); null over budget.
+   * `replacing` (a buffer being outgrown) is let go of once released, not kept for reuse.
+   */
+  allocateMessage: AllocateMessage = (size, replacing) => {
+    if (replacing instanceof Block && replacing.owner === this) replacing.outgrown = true;
     const spare = this.#spare();
     if (spare !== null) {
       if (spare.bytes.length >= size) {
@@ -173,7 +181,11 @@ export class InputMemory {
       this.#forget(spare); // too small: the buffer made below replaces it
     }
     const total = HEADROOM + size;
-    if (this.#disposed || !this.#budget.take(total)) return null;
+    if (this.#disposed) return null;
+    if (!this.#budget.take(total)) {
+      this.refused = { wanted: total, held: this.#budget.held, limit: this.#budget.limit };
+      return null;
+    }
     this.#bytes += total;
     const block = new Block(this, new Uint8Array(total).subarray(HEADROOM), HEADROOM);
     block.claims = 1;
@@ -200,14 +212,19 @@ export class InputMemory {
     this.#disposed = true;
     this.#budget.give(this.#bytes);
     this.#bytes = 0;
+    const others = this.#others;
     this.#others = null;
+    // Message buffers nobody needs are freed now, not at some later garbage collection: a
+    // process that held many large messages goes back to its idle size when they leave.
+    if (others !== null) { for (const b of others) if (b.claims === 0) free(b); }
   }
 
   /** Called by a block whose last claim was released. */
   unclaimed(block: Block): void {
     if (block === this.#slab) return; // rewound by the next read
-    // A retired slab or a kept block will never be used again by us.
-    if (block.kept || block.headroom === 0) return this.#forget(block);
+    if (this.#disposed) return free(block);
+    // A retired slab, a kept or an outgrown block will never be used again by us.
+    if (block.kept || block.headroom === 0 || block.outgrown) return this.#forget(block);
     // A free message buffer is kept for the next large message: the larger of two.
     const spare = this.#spare(block);
     if (spare !== null) this.#forget(spare.size < block.size ? spare : block);
@@ -250,5 +267,15 @@ export class InputMemory {
     if (this.#disposed) return;
     this.#bytes -= block.size;
     this.#budget.give(block.size);
+    if (block.claims === 0) free(block);
   }
+}
+
+// Frees a message buffer's memory at once (detaching it) when nothing can still see it: a
+// large ArrayBuffer waits for a major garbage collection otherwise, which an idle process may
+// not have for a long time. Slabs and kept blocks are left to the collector.
+function free(block: Block): void {
+  if (block.headroom === 0 || block.kept || block.claims !== 0) return;
+  const buffer = block.bytes.buffer as ArrayBuffer;
+  if (!buffer.detached) buffer.transfer(0);
 }
