@@ -68,15 +68,22 @@ class Block implements MessageBuffer {
   kept = false;
   /** Still counted by its owner. */
   counted = true;
-  /** A message buffer replaced by a larger one: freed once released, never reused. */
-  outgrown = false;
 
   constructor(
     readonly owner: InputMemory,
     /** The data area: the whole slab, or a message buffer after its HEADROOM bytes. */
-    readonly bytes: Uint8Array,
+    public bytes: Uint8Array,
     readonly headroom: number,
   ) {}
+
+  /** A message buffer grows in place (its ArrayBuffer is resizable); false over the budget. */
+  grow(size: number): boolean {
+    const buffer = this.bytes.buffer as ArrayBuffer;
+    if (!this.owner.charge(this.headroom + size - buffer.byteLength)) return false;
+    buffer.resize(this.headroom + size);
+    this.bytes = new Uint8Array(buffer, this.headroom, size);
+    return true;
+  }
 
   /** Size counted against the budgets. */
   get size(): number {
@@ -168,10 +175,11 @@ export class InputMemory {
 
   /**
    * A reassembly buffer for at least `size` bytes (a free one is reused); null over budget.
-   * `replacing` (a buffer being outgrown) is let go of once released, not kept for reuse.
+   * Its memory is a resizable ArrayBuffer of at most HEADROOM + `max` bytes: it grows in place,
+   * and V8 maps it page by page outside malloc's heap, so that it goes back to the system when
+   * freed (large malloc'd buffers freed in the middle of the heap stay resident).
    */
-  allocateMessage: AllocateMessage = (size, replacing) => {
-    if (replacing instanceof Block && replacing.owner === this) replacing.outgrown = true;
+  allocateMessage: AllocateMessage = (size, max) => {
     const spare = this.#spare();
     if (spare !== null) {
       if (spare.bytes.length >= size) {
@@ -181,17 +189,24 @@ export class InputMemory {
       this.#forget(spare); // too small: the buffer made below replaces it
     }
     const total = HEADROOM + size;
-    if (this.#disposed) return null;
-    if (!this.#budget.take(total)) {
-      this.refused = { wanted: total, held: this.#budget.held, limit: this.#budget.limit };
-      return null;
-    }
-    this.#bytes += total;
-    const block = new Block(this, new Uint8Array(total).subarray(HEADROOM), HEADROOM);
+    if (!this.charge(total)) return null;
+    const buffer = new ArrayBuffer(total, { maxByteLength: HEADROOM + Math.max(max, size) });
+    const block = new Block(this, new Uint8Array(buffer, HEADROOM, size), HEADROOM);
     block.claims = 1;
     (this.#others ??= []).push(block);
     return block;
   };
+
+  /** Counts `n` more bytes of message memory, if the budget allows (for Block.grow). */
+  charge(n: number): boolean {
+    if (this.#disposed) return false;
+    if (!this.#budget.take(n)) {
+      this.refused = { wanted: n, held: this.#budget.held, limit: this.#budget.limit };
+      return false;
+    }
+    this.#bytes += n;
+    return true;
+  }
 
   /** Lets go of what an idle connection need not park: free message buffers, a large slab. */
   trim(): void {
@@ -223,8 +238,8 @@ export class InputMemory {
   unclaimed(block: Block): void {
     if (block === this.#slab) return; // rewound by the next read
     if (this.#disposed) return free(block);
-    // A retired slab, a kept or an outgrown block will never be used again by us.
-    if (block.kept || block.headroom === 0 || block.outgrown) return this.#forget(block);
+    // A retired slab or a kept block will never be used again by us.
+    if (block.kept || block.headroom === 0) return this.#forget(block);
     // A free message buffer is kept for the next large message: the larger of two.
     const spare = this.#spare(block);
     if (spare !== null) this.#forget(spare.size < block.size ? spare : block);
@@ -277,5 +292,5 @@ export class InputMemory {
 function free(block: Block): void {
   if (block.headroom === 0 || block.kept || block.claims !== 0) return;
   const buffer = block.bytes.buffer as ArrayBuffer;
-  if (!buffer.detached) buffer.transfer(0);
+  if (!buffer.detached) buffer.transferToFixedLength(0);
 }

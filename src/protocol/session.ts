@@ -54,21 +54,22 @@ export class Message {
 /** Bytes kept free before a reassembled message, for the header of its echo (see OutFrame). */
 export const HEADROOM = 10;
 
-/** A reassembly buffer: `bytes` is the room for the data; releasing it hands it back. */
+/**
+ * A reassembly buffer: `bytes` is the room for the data; releasing it hands it back. `grow`, if
+ * present, enlarges it in place (`bytes` is then a new view of the same memory, the data kept);
+ * false when memory is short.
+ */
 export interface MessageBuffer extends Hold {
   readonly bytes: Uint8Array;
+  grow?(size: number): boolean;
 }
 
 /**
  * Where reassembly buffers come from: a buffer of at least `size` bytes with HEADROOM free
- * bytes before it, or null when memory is short (the message is then refused with 1013).
- * `replacing`: the buffer this one grows out of; it is released right after its bytes are
- * copied, and is not worth keeping for reuse.
+ * bytes before it, that will never need to hold more than `max`; or null when memory is short
+ * (the message is then refused with 1013).
  */
-export type AllocateMessage = (
-  size: number,
-  replacing?: MessageBuffer | null,
-) => MessageBuffer | null;
+export type AllocateMessage = (size: number, max: number) => MessageBuffer | null;
 
 /** The smallest reassembly buffer made for a message whose end is not yet in sight. */
 export const MIN_MESSAGE_BUFFER = 64 * 1024;
@@ -386,24 +387,28 @@ export class Session {
   // Copies a piece into the reassembly buffer. The buffer grows with the bytes that have
   // arrived, not with what a header declares (a 16 MiB frame header alone must not cost 16 MiB):
   // it doubles, from MIN_MESSAGE_BUFFER, never past the message limit, nor past the declared
-  // end of a final frame (the message's known total). Doubling keeps the copies linear in the
-  // message size. False when no buffer could be had.
+  // end of a final frame (the message's known total). It grows in place where it can; else
+  // (a buffer without `grow`) into a new one, and doubling keeps those copies linear in the
+  // message size. False when memory is short.
   #append(piece: Uint8Array, f: FramePiece): boolean {
     const need = this.#msgSize + piece.length;
     let buf = this.#msgBuf;
     if (buf === null || buf.bytes.length < need) {
-      let size = Math.min(
-        this.#maxMessage,
-        Math.max(MIN_MESSAGE_BUFFER, (buf?.bytes.length ?? 0) * 2),
-      );
+      const max = this.#maxMessage;
+      let size = Math.min(max, Math.max(MIN_MESSAGE_BUFFER, (buf?.bytes.length ?? 0) * 2));
       if (f.fin) size = Math.min(size, this.#msgSize + (f.length - f.offset));
-      const next = this.#allocate(Math.max(size, need), buf);
-      if (next === null) return false;
-      if (buf !== null) {
-        next.bytes.set(buf.bytes.subarray(0, this.#msgSize));
-        buf.release();
+      size = Math.max(size, need);
+      if (buf !== null && buf.grow !== undefined) {
+        if (!buf.grow(size)) return false;
+      } else {
+        const next = this.#allocate(size, max);
+        if (next === null) return false;
+        if (buf !== null) {
+          next.bytes.set(buf.bytes.subarray(0, this.#msgSize));
+          buf.release();
+        }
+        buf = this.#msgBuf = next;
       }
-      buf = this.#msgBuf = next;
     }
     // A piece read straight into place (see directReadTarget) is already there.
     const into = buf.bytes;

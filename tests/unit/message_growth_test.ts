@@ -34,9 +34,9 @@ function feed(session: Session, parser: FrameParser, chunk: Uint8Array): void {
 
 Deno.test("session: a 16 MiB frame header with 1 KiB of payload allocates 64 KiB, not 16 MiB", () => {
   const sizes: number[] = [];
-  const allocate: AllocateMessage = (size, replacing) => {
+  const allocate: AllocateMessage = (size, max) => {
     sizes.push(size);
-    return allocateFresh(size, replacing);
+    return allocateFresh(size, max);
   };
   const session = new Session({ maxMessage: 16 * MIB, allocate });
   const parser = new FrameParser({ maxFrameSize: 16 * MIB });
@@ -48,9 +48,9 @@ Deno.test("session: a 16 MiB frame header with 1 KiB of payload allocates 64 KiB
 
 Deno.test("session: 8 MiB of a 16 MiB frame grows the buffer by doubling to 8 MiB, read in place", () => {
   const sizes: number[] = [];
-  const allocate: AllocateMessage = (size, replacing) => {
+  const allocate: AllocateMessage = (size, max) => {
     sizes.push(size);
-    return allocateFresh(size, replacing);
+    return allocateFresh(size, max);
   };
   const session = new Session({ maxMessage: 16 * MIB, allocate });
   const parser = new FrameParser({ maxFrameSize: 16 * MIB });
@@ -79,9 +79,9 @@ Deno.test("session: 8 MiB of a 16 MiB frame grows the buffer by doubling to 8 Mi
 
 Deno.test("session: a final frame's buffer is capped at its declared end", () => {
   const sizes: number[] = [];
-  const allocate: AllocateMessage = (size, replacing) => {
+  const allocate: AllocateMessage = (size, max) => {
     sizes.push(size);
-    return allocateFresh(size, replacing);
+    return allocateFresh(size, max);
   };
   const session = new Session({ maxMessage: 16 * MIB, allocate });
   const parser = new FrameParser({ maxFrameSize: 16 * MIB });
@@ -96,26 +96,48 @@ Deno.test("session: a final frame's buffer is capped at its declared end", () =>
   assert.deepEqual(sizes, [MIN_MESSAGE_BUFFER, 100_000]);
 });
 
-Deno.test("input memory: an outgrown buffer is freed at once and stops counting", () => {
-  const budget = new MemoryBudget();
+Deno.test("input memory: a message buffer grows in place, each byte counted, within the budget", () => {
+  const budget = new MemoryBudget(1024 + 10 + 256 * 1024);
   const m = new InputMemory(budget);
   const slab = budget.held;
-  const a = m.allocateMessage(64 * 1024)!;
-  const b = m.allocateMessage(128 * 1024, a)!;
-  a.release();
-  assert.equal(a.bytes.length, 0, "detached: its memory is gone now, not at some GC");
-  assert.equal(budget.held, slab + 10 + 128 * 1024, "only the new buffer counts");
-  b.release(); // finished: kept for the next message
-  assert.equal(b.bytes.length, 128 * 1024);
+  const a = m.allocateMessage(64 * 1024, 16 * MIB)!;
+  a.bytes.fill(7);
+  const before = a.bytes.buffer;
+  assert.equal(a.grow!(128 * 1024), true);
+  assert.equal(a.bytes.buffer, before, "the same memory: nothing copied");
+  assert.equal(a.bytes.length, 128 * 1024);
+  assert.equal(a.bytes[64 * 1024 - 1], 7, "the data is kept");
+  assert.equal(budget.held, slab + 10 + 128 * 1024);
+  assert.equal(a.grow!(512 * 1024), false, "over the budget: refused");
+  assert.deepEqual(m.refused, { wanted: 384 * 1024, held: budget.held, limit: budget.limit });
+  a.release(); // finished: kept for the next message
+  assert.equal(a.bytes.length, 128 * 1024);
   m.dispose();
-  assert.equal(b.bytes.length, 0, "freed when the connection ends");
+  assert.equal(a.bytes.length, 0, "freed when the connection ends, not at some GC");
   assert.equal(budget.held, 0);
+});
+
+Deno.test("session: a message over InputMemory grows its one buffer in place", () => {
+  const m = new InputMemory(new MemoryBudget());
+  const session = new Session({ maxMessage: 16 * MIB, allocate: m.allocateMessage });
+  const parser = new FrameParser({ maxFrameSize: 16 * MIB });
+  const payload = new Uint8Array(1_000_000).map((_, i) => (i * 13) & 0xff);
+  const wire = clientFrame({ opcode: 2, payload });
+  for (let at = 0; at < wire.length; at += 50_000) {
+    feed(session, parser, wire.slice(at, at + 50_000));
+  }
+  const msg = session.next();
+  assert.ok(msg !== null);
+  assert.deepEqual(msg.data, payload);
+  assert.equal(m.bytes, 1024 + 10 + 1_000_000, "one slab, one buffer the size of the message");
+  msg.hold?.release();
+  m.dispose();
 });
 
 Deno.test("input memory: a buffer still claimed at the end is freed when released, a kept one never", () => {
   const m = new InputMemory(new MemoryBudget());
-  const a = m.allocateMessage(1000)!;
-  const b = m.allocateMessage(1000)!;
+  const a = m.allocateMessage(1000, MIB)!;
+  const b = m.allocateMessage(1000, MIB)!;
   m.keep(b); // the application kept its message
   m.dispose();
   assert.equal(a.bytes.length, 1000, "still claimed (a write in flight, say)");
