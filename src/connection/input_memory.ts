@@ -76,9 +76,13 @@ class Block implements MessageBuffer {
     readonly headroom: number,
   ) {}
 
-  /** A message buffer grows in place (its ArrayBuffer is resizable); false over the budget. */
-  grow(size: number): boolean {
+  /**
+   * A message buffer grows in place (its ArrayBuffer is resizable); false over the budget, null
+   * when it cannot grow that far (the Session then moves to a larger buffer).
+   */
+  grow(size: number): boolean | null {
     const buffer = this.bytes.buffer as ArrayBuffer;
+    if (this.headroom + size > buffer.maxByteLength) return null;
     if (!this.owner.charge(this.headroom + size - buffer.byteLength)) return false;
     buffer.resize(this.headroom + size);
     this.bytes = new Uint8Array(buffer, this.headroom, size);
@@ -190,8 +194,11 @@ export class InputMemory {
     }
     const total = HEADROOM + size;
     if (!this.charge(total)) return null;
-    const buffer = new ArrayBuffer(total, { maxByteLength: HEADROOM + Math.max(max, size) });
-    const block = new Block(this, new Uint8Array(buffer, HEADROOM, size), HEADROOM);
+    const block = new Block(
+      this,
+      new Uint8Array(reserve(total, HEADROOM + Math.max(max, size)), HEADROOM, size),
+      HEADROOM,
+    );
     block.claims = 1;
     (this.#others ??= []).push(block);
     return block;
@@ -283,6 +290,18 @@ export class InputMemory {
     this.#bytes -= block.size;
     this.#budget.give(block.size);
     if (block.claims === 0) free(block);
+  }
+}
+
+// A resizable ArrayBuffer of `length` bytes that can grow to `max`. V8 reserves address space
+// for `max` up front, from a process-wide allowance it shares with WebAssembly memories; when
+// that runs out (a huge --max-message times many connections), a fixed buffer does instead.
+function reserve(length: number, max: number): ArrayBuffer {
+  try {
+    return new ArrayBuffer(length, { maxByteLength: max });
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return new ArrayBuffer(length);
   }
 }
 

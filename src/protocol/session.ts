@@ -57,11 +57,11 @@ export const HEADROOM = 10;
 /**
  * A reassembly buffer: `bytes` is the room for the data; releasing it hands it back. `grow`, if
  * present, enlarges it in place (`bytes` is then a new view of the same memory, the data kept);
- * false when memory is short.
+ * false when memory is short, null when it cannot grow that far in place.
  */
 export interface MessageBuffer extends Hold {
   readonly bytes: Uint8Array;
-  grow?(size: number): boolean;
+  grow?(size: number): boolean | null;
 }
 
 /**
@@ -398,9 +398,9 @@ export class Session {
       let size = Math.min(max, Math.max(MIN_MESSAGE_BUFFER, (buf?.bytes.length ?? 0) * 2));
       if (f.fin) size = Math.min(size, this.#msgSize + (f.length - f.offset));
       size = Math.max(size, need);
-      if (buf !== null && buf.grow !== undefined) {
-        if (!buf.grow(size)) return false;
-      } else {
+      const grown = buf?.grow?.(size) ?? null;
+      if (grown === false) return false;
+      if (grown === null) {
         const next = this.#allocate(size, max);
         if (next === null) return false;
         if (buf !== null) {
@@ -411,7 +411,7 @@ export class Session {
       }
     }
     // A piece read straight into place (see directReadTarget) is already there.
-    const into = buf.bytes;
+    const into = buf!.bytes;
     if (piece.buffer !== into.buffer || piece.byteOffset !== into.byteOffset + this.#msgSize) {
       into.set(piece, this.#msgSize);
     }

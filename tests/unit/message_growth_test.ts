@@ -145,3 +145,23 @@ Deno.test("input memory: a buffer still claimed at the end is freed when release
   assert.equal(a.bytes.length, 0);
   assert.equal(b.bytes.length, 1000, "the application's");
 });
+
+Deno.test("session: a buffer that cannot grow in place is replaced by a larger one, data kept", () => {
+  let made = 0;
+  // Buffers that refuse to grow in place (as a fixed ArrayBuffer does): null.
+  const allocate: AllocateMessage = (size, max) => {
+    made++;
+    return { ...allocateFresh(size, max)!, grow: () => null };
+  };
+  const session = new Session({ maxMessage: 16 * MIB, allocate });
+  const parser = new FrameParser({ maxFrameSize: 16 * MIB });
+  const payload = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);
+  const wire = clientFrame({ opcode: 2, payload });
+  for (let at = 0; at < wire.length; at += 30_000) {
+    feed(session, parser, wire.slice(at, at + 30_000));
+  }
+  const m = session.next();
+  assert.ok(m !== null, "not refused (null is not 'over budget')");
+  assert.deepEqual(m.data, payload);
+  assert.equal(made, 4, "64 KiB, 128 KiB, 256 KiB, then the declared 300,000");
+});
