@@ -316,7 +316,8 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         // In the middle of a large frame, read straight into the reassembly buffer.
         const target = s.directReadTarget(DIRECT_READ_MIN);
         const n = await this.#socket.read(target ?? this.#memory.readBuffer());
-        if (n === null || this.#output.failed) {
+        // (A detached target is a reassembly buffer freed under a read cancelled by close.)
+        if (n === null || this.#output.failed || (target !== null && target.length === 0)) {
           s.abort();
           return false;
         }

@@ -72,9 +72,22 @@ class Block implements MessageBuffer {
   constructor(
     readonly owner: InputMemory,
     /** The data area: the whole slab, or a message buffer after its HEADROOM bytes. */
-    readonly bytes: Uint8Array,
+    public bytes: Uint8Array,
     readonly headroom: number,
   ) {}
+
+  /**
+   * A message buffer grows in place (its ArrayBuffer is resizable); false over the budget, null
+   * when it cannot grow that far (the Session then moves to a larger buffer).
+   */
+  grow(size: number): boolean | null {
+    const buffer = this.bytes.buffer as ArrayBuffer;
+    if (this.headroom + size > buffer.maxByteLength) return null;
+    if (!this.owner.charge(this.headroom + size - buffer.byteLength)) return false;
+    buffer.resize(this.headroom + size);
+    this.bytes = new Uint8Array(buffer, this.headroom, size);
+    return true;
+  }
 
   /** Size counted against the budgets. */
   get size(): number {
@@ -108,6 +121,8 @@ export class InputMemory {
   #others: Block[] | null = null;
   #bytes = 0;
   #disposed = false;
+  /** The last message buffer the budget refused (for the log): bytes wanted, held, limit. */
+  refused: { wanted: number; held: number; limit: number } | null = null;
 
   constructor(budget: MemoryBudget = unlimitedBudget) {
     this.#budget = budget;
@@ -175,8 +190,13 @@ export class InputMemory {
     block.release();
   }
 
-  /** A reassembly buffer for at least `size` bytes (a free one is reused); null over budget. */
-  allocateMessage: AllocateMessage = (size) => {
+  /**
+   * A reassembly buffer for at least `size` bytes (a free one is reused); null over budget.
+   * Its memory is a resizable ArrayBuffer of at most HEADROOM + `max` bytes: it grows in place,
+   * and V8 maps it page by page outside malloc's heap, so that it goes back to the system when
+   * freed (large malloc'd buffers freed in the middle of the heap stay resident).
+   */
+  allocateMessage: AllocateMessage = (size, max) => {
     const spare = this.#spare();
     if (spare !== null) {
       if (spare.bytes.length >= size) {
@@ -186,13 +206,27 @@ export class InputMemory {
       this.#forget(spare); // too small: the buffer made below replaces it
     }
     const total = HEADROOM + size;
-    if (this.#disposed || !this.#budget.take(total)) return null;
-    this.#bytes += total;
-    const block = new Block(this, new Uint8Array(total).subarray(HEADROOM), HEADROOM);
+    if (!this.charge(total)) return null;
+    const block = new Block(
+      this,
+      new Uint8Array(reserve(total, HEADROOM + Math.max(max, size)), HEADROOM, size),
+      HEADROOM,
+    );
     block.claims = 1;
     (this.#others ??= []).push(block);
     return block;
   };
+
+  /** Counts `n` more bytes of message memory, if the budget allows (for Block.grow). */
+  charge(n: number): boolean {
+    if (this.#disposed) return false;
+    if (!this.#budget.take(n)) {
+      this.refused = { wanted: n, held: this.#budget.held, limit: this.#budget.limit };
+      return false;
+    }
+    this.#bytes += n;
+    return true;
+  }
 
   /**
    * Lets go of what an idle connection need not park: a free message buffer now, a large slab
@@ -210,12 +244,17 @@ export class InputMemory {
     this.#disposed = true;
     this.#budget.give(this.#bytes);
     this.#bytes = 0;
+    const others = this.#others;
     this.#others = null;
+    // Message buffers nobody needs are freed now, not at some later garbage collection: a
+    // process that held many large messages goes back to its idle size when they leave.
+    if (others !== null) { for (const b of others) if (b.claims === 0) free(b); }
   }
 
   /** Called by a block whose last claim was released. */
   unclaimed(block: Block): void {
     if (block === this.#slab) return; // rewound by the next read
+    if (this.#disposed) return free(block);
     // A retired slab or a kept block will never be used again by us.
     if (block.kept || block.headroom === 0) return this.#forget(block);
     // A free message buffer is kept for the next large message: the larger of two.
@@ -260,5 +299,27 @@ export class InputMemory {
     if (this.#disposed) return;
     this.#bytes -= block.size;
     this.#budget.give(block.size);
+    if (block.claims === 0) free(block);
   }
+}
+
+// A resizable ArrayBuffer of `length` bytes that can grow to `max`. V8 reserves address space
+// for `max` up front, from a process-wide allowance it shares with WebAssembly memories; when
+// that runs out (a huge --max-message times many connections), a fixed buffer does instead.
+function reserve(length: number, max: number): ArrayBuffer {
+  try {
+    return new ArrayBuffer(length, { maxByteLength: max });
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return new ArrayBuffer(length);
+  }
+}
+
+// Frees a message buffer's memory at once (detaching it) when nothing can still see it: a
+// large ArrayBuffer waits for a major garbage collection otherwise, which an idle process may
+// not have for a long time. Slabs and kept blocks are left to the collector.
+function free(block: Block): void {
+  if (block.headroom === 0 || block.kept || block.claims !== 0) return;
+  const buffer = block.bytes.buffer as ArrayBuffer;
+  if (!buffer.detached) buffer.transferToFixedLength(0);
 }

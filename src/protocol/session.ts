@@ -54,16 +54,25 @@ export class Message {
 /** Bytes kept free before a reassembled message, for the header of its echo (see OutFrame). */
 export const HEADROOM = 10;
 
-/** A reassembly buffer: `bytes` is the room for the data; releasing it hands it back. */
+/**
+ * A reassembly buffer: `bytes` is the room for the data; releasing it hands it back. `grow`, if
+ * present, enlarges it in place (`bytes` is then a new view of the same memory, the data kept);
+ * false when memory is short, null when it cannot grow that far in place.
+ */
 export interface MessageBuffer extends Hold {
   readonly bytes: Uint8Array;
+  grow?(size: number): boolean | null;
 }
 
 /**
  * Where reassembly buffers come from: a buffer of at least `size` bytes with HEADROOM free
- * bytes before it, or null when memory is short (the message is then refused with 1013).
+ * bytes before it, that will never need to hold more than `max`; or null when memory is short
+ * (the message is then refused with 1013).
  */
-export type AllocateMessage = (size: number) => MessageBuffer | null;
+export type AllocateMessage = (size: number, max: number) => MessageBuffer | null;
+
+/** The smallest reassembly buffer made for a message whose end is not yet in sight. */
+export const MIN_MESSAGE_BUFFER = 64 * 1024;
 
 /** The session's limits, and where its reassembly buffers come from. */
 export interface SessionOptions {
@@ -245,8 +254,11 @@ export class Session {
   directReadTarget(minBytes: number): Uint8Array | null {
     const buf = this.#msgBuf?.bytes;
     if (this.#frameRemaining < minBytes || buf === undefined || this.#inputDone) return null;
-    if (buf.length - this.#msgSize < this.#frameRemaining) return null;
-    return buf.subarray(this.#msgSize, this.#msgSize + this.#frameRemaining);
+    // The buffer grows with what arrives: read into the room it has, when that is worth it
+    // (else the read goes to a slab, and appending it grows the buffer).
+    const room = buf.length - this.#msgSize;
+    if (room < minBytes) return null;
+    return buf.subarray(this.#msgSize, this.#msgSize + Math.min(room, this.#frameRemaining));
   }
 
   /** Takes the frames waiting to be written, or null. */
@@ -354,7 +366,10 @@ export class Session {
       // Fast path: the whole message arrived as one piece.
       this.#msgSingle = piece;
     } else if (!this.#append(piece, f)) {
-      return this.#failWith(CloseCode.TryAgainLater, "out of memory for messages, try again later");
+      return this.#failWith(
+        CloseCode.TryAgainLater,
+        "message memory over the server's budget (--max-memory), try again later",
+      );
     }
     if (!whole) return;
     if (this.#msgOpcode === Opcode.Text && !this.#utf8.complete) {
@@ -375,27 +390,34 @@ export class Session {
     this.#msgSize = 0;
   }
 
-  // Copies a piece into the reassembly buffer, sized from the declared frame length where it
-  // can be, and grown by doubling (never past the message limit) across fragments. False when
-  // no buffer could be had.
+  // Copies a piece into the reassembly buffer. The buffer grows with the bytes that have
+  // arrived, not with what a header declares (a 16 MiB frame header alone must not cost 16 MiB):
+  // it doubles, from MIN_MESSAGE_BUFFER, never past the message limit, nor past the declared
+  // end of a final frame (the message's known total). It grows in place where it can; else
+  // (a buffer without `grow`) into a new one, and doubling keeps those copies linear in the
+  // message size. False when memory is short.
   #append(piece: Uint8Array, f: FramePiece): boolean {
     const need = this.#msgSize + piece.length;
-    // Room for the whole rest of this frame (its length is declared and already checked
-    // against the limit), so that the rest can also be read in place.
-    const atLeast = this.#msgSize + (f.length - f.offset);
     let buf = this.#msgBuf;
-    if (buf === null || buf.bytes.length < atLeast) {
-      const size = Math.min(this.#maxMessage, Math.max(atLeast, (buf?.bytes.length ?? 0) * 2, 256));
-      const next = this.#allocate(size);
-      if (next === null) return false;
-      if (buf !== null) {
-        next.bytes.set(buf.bytes.subarray(0, this.#msgSize));
-        buf.release();
+    if (buf === null || buf.bytes.length < need) {
+      const max = this.#maxMessage;
+      let size = Math.min(max, Math.max(MIN_MESSAGE_BUFFER, (buf?.bytes.length ?? 0) * 2));
+      if (f.fin) size = Math.min(size, this.#msgSize + (f.length - f.offset));
+      size = Math.max(size, need);
+      const grown = buf?.grow?.(size) ?? null;
+      if (grown === false) return false;
+      if (grown === null) {
+        const next = this.#allocate(size, max);
+        if (next === null) return false;
+        if (buf !== null) {
+          next.bytes.set(buf.bytes.subarray(0, this.#msgSize));
+          buf.release();
+        }
+        buf = this.#msgBuf = next;
       }
-      buf = this.#msgBuf = next;
     }
     // A piece read straight into place (see directReadTarget) is already there.
-    const into = buf.bytes;
+    const into = buf!.bytes;
     if (piece.buffer !== into.buffer || piece.byteOffset !== into.byteOffset + this.#msgSize) {
       into.set(piece, this.#msgSize);
     }

@@ -260,7 +260,20 @@ export class Server implements ServerView {
           },
         );
       })
-      .then((info) => this.#served(ws, info, started));
+      .then((info) => {
+        const refused = up.memory.refused;
+        if (info.code === CloseCode.TryAgainLater && refused !== null) {
+          // Why 1013: the message's next buffer would have crossed the process-wide budget.
+          this.#log.log("warn", "memory_budget_exceeded", {
+            id,
+            remote: up.handshake.remote,
+            wanted_bytes: refused.wanted,
+            held_bytes: refused.held,
+            limit_bytes: refused.limit,
+          });
+        }
+        this.#served(ws, info, started);
+      });
   }
 
   // Counts and logs a WebSocket connection that has closed.

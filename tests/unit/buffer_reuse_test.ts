@@ -85,14 +85,14 @@ Deno.test("input memory: a kept block is never rewound, and is forgotten once re
 Deno.test("input memory: a released message buffer takes the next message; the budget counts it", () => {
   const budget = new MemoryBudget(64 * 1024);
   const m = new InputMemory(budget);
-  const a = m.allocateMessage(2000)!;
+  const a = m.allocateMessage(2000, 1 << 20)!;
   a.bytes.fill(1);
   a.release();
-  const b = m.allocateMessage(1500)!;
+  const b = m.allocateMessage(1500, 1 << 20)!;
   assert.equal(b, a, "the free buffer is reused");
-  const c = m.allocateMessage(1000)!;
+  const c = m.allocateMessage(1000, 1 << 20)!;
   assert.notEqual(c, b, "a claimed buffer is not");
-  assert.equal(m.allocateMessage(62 * 1024) === null, true, "over the budget: refused");
+  assert.equal(m.allocateMessage(62 * 1024, 1 << 20) === null, true, "over the budget: refused");
   b.release();
   c.release();
   m.trim();

@@ -5,8 +5,8 @@
 import type { Config } from "../../config.ts";
 import { Logger, logInsteadOfCrashing } from "../../log.ts";
 import type { Server } from "../../server/server.ts";
-import type { WorkerMessage } from "./main.ts";
 import { startDeno } from "./start.ts";
+import { startFailure, type WorkerMessage } from "./workers.ts";
 
 let server: Server | null = null;
 let config: Config | null = null;
@@ -17,7 +17,14 @@ self.onmessage = async (e: MessageEvent<WorkerMessage>) => {
     config = msg.config;
     const log = new Logger(config.logLevel, { worker: msg.worker });
     logInsteadOfCrashing(log);
-    server = await startDeno(config, { logger: log, worker: msg.worker, reusePort: true });
+    try {
+      server = await startDeno(config, { logger: log, worker: msg.worker, reusePort: true });
+    } catch (err) {
+      // The main thread prints the one line and exits (else it would wait for us for ever).
+      const line = startFailure(err, config.host, config.port);
+      self.postMessage({ kind: "failed", line } satisfies WorkerMessage);
+      return;
+    }
     self.postMessage({ kind: "listening", ...server.addr } satisfies WorkerMessage);
   } else if (msg.kind === "drain") {
     if (server !== null && config !== null) await server.drain(config.drainTimeout);
