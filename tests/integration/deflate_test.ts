@@ -50,9 +50,13 @@ interface Opened {
   extensions: string | null;
 }
 
-async function openWith(port: number, extensions: string | string[] | null): Promise<Opened> {
+async function openWith(
+  port: number,
+  extensions: string | string[] | null,
+  path = "/",
+): Promise<Opened> {
   const c = await RawClient.connect(port);
-  let req = upgradeRequest("/");
+  let req = upgradeRequest(path);
   if (extensions !== null) {
     const lines = (Array.isArray(extensions) ? extensions : [extensions])
       .map((e) => `Sec-WebSocket-Extensions: ${e}\r\n`).join("");
@@ -259,6 +263,68 @@ deflateCase(
   },
   { deflateContextTakeover: true },
 );
+
+Deno.test("inspect: the agreed parameters, RSV1, and the sizes on the wire and inflated", async () => {
+  await withServer(BASE, async (port) => {
+    const { c } = await openWith(port, "permessage-deflate; server_max_window_bits=12", "/inspect");
+    const inf = new ClientInflater();
+    const next = async () => {
+      const f = await frame(c);
+      return f.rsv === 4 ? inf.inflate(f.payload) : f.payload;
+    };
+    const json = async () => JSON.parse(decoder.decode(await next()));
+    try {
+      const h = await json();
+      assert.equal(
+        h.extensions,
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; " +
+          "server_max_window_bits=12",
+      );
+      const text = "inspect me ".repeat(100);
+      const z = compress(text);
+      await c.sendFrame({ opcode: OP.TEXT, payload: z, rsv: 4 });
+      const fr = await json();
+      assert.equal(fr.kind, "frame");
+      assert.equal(fr.rsv1, true);
+      assert.equal(fr.payloadLength, z.length);
+      const m = await json();
+      assert.deepEqual(m, {
+        type: "inspect",
+        kind: "message",
+        compressed: true,
+        wireBytes: z.length,
+        inflatedBytes: text.length,
+      });
+      assert.equal(decoder.decode(await next()), text);
+    } finally {
+      inf.close();
+      c.close();
+    }
+  });
+});
+
+Deno.test("metrics: bytes before and after compression", async () => {
+  await withServer(BASE, async (port, server) => {
+    const { c } = await openWith(port, "permessage-deflate");
+    try {
+      const text = "count me ".repeat(100);
+      await c.sendFrame({ opcode: OP.TEXT, payload: compress(text), rsv: 4 });
+      await frame(c);
+      const m = server.metricsText();
+      const value = (name: string) =>
+        Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, "m").exec(m)?.[1]);
+      assert.ok(value("wsecho_deflate_received_inflated_bytes_total") >= text.length);
+      assert.ok(value("wsecho_deflate_sent_raw_bytes_total") >= text.length);
+      assert.ok(
+        value("wsecho_deflate_sent_wire_bytes_total") <
+          value("wsecho_deflate_sent_raw_bytes_total"),
+      );
+      assert.ok(value("wsecho_deflate_received_wire_bytes_total") > 0);
+    } finally {
+      c.close();
+    }
+  });
+});
 
 // --- errors -------------------------------------------------------------------------------------
 
