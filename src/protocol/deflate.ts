@@ -227,6 +227,8 @@ export class Deflater {
     const length = size - DEFLATE_TAIL.length;
     const result = new Uint8Array(headroom + length);
     result.set(out.subarray(0, length), headroom);
+    // A large message's scratch space is not kept for good.
+    if (scratchBuffer.length > SCRATCH_KEEP) scratchBuffer = new Uint8Array(SCRATCH_SIZE);
     return result.subarray(headroom);
   }
 
@@ -243,7 +245,9 @@ export class Deflater {
 
 // Compression output lands here first (its size is unknown until done), then is copied out at
 // its exact size. Shared: compression is synchronous, so only one message uses it at a time.
-let scratchBuffer = new Uint8Array(64 * 1024);
+const SCRATCH_SIZE = 64 * 1024;
+const SCRATCH_KEEP = 1024 * 1024;
+let scratchBuffer = new Uint8Array(SCRATCH_SIZE);
 function scratch(atLeast: number): Uint8Array {
   if (scratchBuffer.length < atLeast) {
     scratchBuffer = new Uint8Array(Math.max(atLeast, scratchBuffer.length * 2));
