@@ -19,4 +19,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
 # Exec form, so that SIGTERM from the container runtime reaches Deno (and starts the drain).
 # The same command as 'deno task start' (a test keeps the two in step).
 ENTRYPOINT ["deno"]
-CMD ["run", "--unstable-net", "--allow-net", "--allow-env=HOST,PORT,MAX_MESSAGE,MAX_HEAD,MAX_HEADERS,MAX_TARGET,HANDSHAKE_TIMEOUT,CLOSE_TIMEOUT,PING_INTERVAL,PING_TIMEOUT,MAX_CONNECTIONS,MAX_CONNECTIONS_PER_IP,MAX_BACKPRESSURE,MAX_MEMORY,ALLOWED_ORIGINS,PROTOCOLS,DRAIN_TIMEOUT,LOG_LEVEL,WORKERS", "--allow-read=src", "src/runtime/deno/main.ts"]
+CMD ["run", "--unstable-net", "--allow-net", "--allow-env=HOST,PORT,MAX_MESSAGE,MAX_HEAD,MAX_HEADERS,MAX_TARGET,HANDSHAKE_TIMEOUT,CLOSE_TIMEOUT,PING_INTERVAL,PING_TIMEOUT,MAX_CONNECTIONS,MAX_CONNECTIONS_PER_IP,MAX_BACKPRESSURE,MAX_MEMORY,ALLOWED_ORIGINS,PROTOCOLS,DRAIN_TIMEOUT,LOG_LEVEL,WORKERS,DEFLATE,DEFLATE_WINDOW_BITS,DEFLATE_MEM_LEVEL,DEFLATE_THRESHOLD,DEFLATE_CONTEXT_TAKEOVER", "--allow-read=src", "src/runtime/deno/main.ts"]

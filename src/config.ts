@@ -22,6 +22,11 @@ export interface Config {
   drainTimeout: number;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   workers: number;
+  deflate: boolean;
+  deflateWindowBits: number;
+  deflateMemLevel: number;
+  deflateThreshold: number;
+  deflateContextTakeover: boolean;
 }
 
 type Parser = (raw: string) => unknown;
@@ -164,6 +169,48 @@ export const OPTIONS: readonly OptionSpec[] = [
     "debug | info | warn | error | silent",
   ),
   opt("workers", "--workers", "WORKERS", "1", int(1, 64), "processes sharing the port (Linux)"),
+  opt(
+    "deflate",
+    "--deflate",
+    "DEFLATE",
+    "on",
+    onOff,
+    "permessage-deflate (RFC 7692): on | off; when on, a client's offer is accepted",
+  ),
+  opt(
+    "deflateWindowBits",
+    "--deflate-window-bits",
+    "DEFLATE_WINDOW_BITS",
+    "15",
+    int(8, 15),
+    "largest LZ77 window (2^n bytes) the server compresses with, and asks the client to use " +
+      "when it allows",
+  ),
+  opt(
+    "deflateMemLevel",
+    "--deflate-mem-level",
+    "DEFLATE_MEM_LEVEL",
+    "8",
+    int(1, 9),
+    "zlib memLevel of the compressor: memory (2^(n+9) bytes) against speed and ratio",
+  ),
+  opt(
+    "deflateThreshold",
+    "--deflate-threshold",
+    "DEFLATE_THRESHOLD",
+    "64",
+    size(0),
+    "messages smaller than this are sent uncompressed",
+  ),
+  opt(
+    "deflateContextTakeover",
+    "--deflate-context-takeover",
+    "DEFLATE_CONTEXT_TAKEOVER",
+    "off",
+    onOff,
+    "off: both sides compress every message afresh (no zlib state kept on idle connections); " +
+      "on: the server keeps its window between messages, as does a client that wants to",
+  ),
 ];
 
 /** Environment variable names the server reads (for `--allow-env`). */
@@ -285,6 +332,13 @@ function duration(raw: string): number {
 
 function list(raw: string): string[] {
   return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+function onOff(raw: string): boolean {
+  const v = raw.toLowerCase();
+  if (v === "on" || v === "true" || v === "1") return true;
+  if (v === "off" || v === "false" || v === "0") return false;
+  throw new Error("must be on or off");
 }
 
 function oneOf(values: string[]): Parser {

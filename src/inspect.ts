@@ -21,20 +21,48 @@ const OPCODE_NAMES: Record<number, string> = {
   [Opcode.Pong]: "pong",
 };
 
-/** Echoes every message like "/", and reports the handshake and every frame as JSON text. */
+/**
+ * Echoes every message like "/", and reports the handshake, every frame and, for a compressed
+ * message, its size on the wire and after inflation, as JSON text.
+ */
 export async function inspect(conn: WebSocketConnection): Promise<void> {
   if (conn.handshake !== null) {
     await conn.send(JSON.stringify(await handshakeReport(conn.handshake)));
   }
+  // Wire sizes of the messages whose last frame has been decoded, in order (a read may carry
+  // several messages before the first is delivered).
+  const wire: { compressed: boolean; bytes: number }[] = [];
+  let current = { compressed: false, bytes: 0 };
   // Reports go out as the frames are decoded, before the echo of the message they belong to.
   conn.onFrames = (frames) => {
-    for (const f of frames) if (f.first) conn.send(JSON.stringify(frameReport(f)));
+    for (const f of frames) {
+      if (f.first) conn.send(JSON.stringify(frameReport(f)));
+      if (f.opcode >= Opcode.Close) continue;
+      if (f.first && f.opcode !== Opcode.Continuation) {
+        current = { compressed: (f.rsv & 4) !== 0, bytes: 0 };
+      }
+      current.bytes += f.payload.length;
+      if (f.fin && f.end) wire.push(current);
+    }
   };
-  for await (const message of conn) await conn.send(message, { transfer: true });
+  for await (const message of conn) {
+    const w = wire.shift();
+    if (w?.compressed) {
+      await conn.send(JSON.stringify(messageReport(w.bytes, message.data.length)));
+    }
+    await conn.send(message, { transfer: true });
+  }
+}
+
+/** A compressed message: its payload bytes on the wire and after inflation. */
+export function messageReport(wireBytes: number, inflatedBytes: number) {
+  return { type: INSPECT_TAG, kind: "message", compressed: true, wireBytes, inflatedBytes };
 }
 
 /** The handshake computation: key + GUID → SHA-1 → base64 = Sec-WebSocket-Accept. */
-export async function handshakeReport(h: Pick<HandshakeInfo, "key" | "accept">) {
+export async function handshakeReport(
+  h: Pick<HandshakeInfo, "key" | "accept"> & { extensions?: string },
+) {
   const concatenated = h.key + WEBSOCKET_GUID;
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-1", new TextEncoder().encode(concatenated)),
@@ -47,6 +75,8 @@ export async function handshakeReport(h: Pick<HandshakeInfo, "key" | "accept">) 
     concatenated,
     sha1Hex: hex(digest),
     accept: h.accept,
+    /** The Sec-WebSocket-Extensions answer (the parameters in force), or null. */
+    extensions: h.extensions ?? null,
   };
 }
 

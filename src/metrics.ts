@@ -1,5 +1,7 @@
 // Server-wide counters and their Prometheus text exposition (format 0.0.4).
 
+import { deflateStats } from "./protocol/deflate.ts";
+
 /** Counters and gauges of one server (one worker). */
 export class Metrics {
   connectionsTotal = 0;
@@ -89,6 +91,31 @@ export function renderMetrics(m: Metrics, live: LiveFigures): string {
     "gauge",
     "Input memory (read buffers, messages being reassembled or echoed) held by all connections.",
     [[w, live.memoryHeld]],
+  );
+  // permessage-deflate, counted by the compression code itself (per process or worker).
+  metric(
+    "wsecho_deflate_received_wire_bytes_total",
+    "counter",
+    "Payload bytes of compressed messages received, as on the wire.",
+    [[w, deflateStats.inWire]],
+  );
+  metric(
+    "wsecho_deflate_received_inflated_bytes_total",
+    "counter",
+    "Bytes those messages inflated to.",
+    [[w, deflateStats.inInflated]],
+  );
+  metric(
+    "wsecho_deflate_sent_raw_bytes_total",
+    "counter",
+    "Payload bytes of messages sent compressed, before compression.",
+    [[w, deflateStats.outRaw]],
+  );
+  metric(
+    "wsecho_deflate_sent_wire_bytes_total",
+    "counter",
+    "Their payload bytes on the wire, after compression.",
+    [[w, deflateStats.outWire]],
   );
   if (Number.isFinite(live.memoryLimit)) {
     metric("wsecho_input_memory_limit_bytes", "gauge", "The limit on that memory.", [

@@ -8,6 +8,7 @@ import { echo } from "./echo.ts";
 import type { HttpResponse } from "./http/response.ts";
 import { inspect } from "./inspect.ts";
 import type { Logger } from "./log.ts";
+import { deflateSupported } from "./protocol/deflate.ts";
 import type { Routes } from "./server/router.ts";
 import { Server, type ServerOptions } from "./server/server.ts";
 
@@ -65,6 +66,14 @@ export function serverOptions(
     closeTimeout: config.closeTimeout,
     maxBackpressure: config.maxBackpressure,
     memory: new MemoryBudget(config.maxMemory),
+    deflate: config.deflate && deflateSupported()
+      ? {
+        windowBits: config.deflateWindowBits,
+        memLevel: config.deflateMemLevel,
+        threshold: config.deflateThreshold,
+        contextTakeover: config.deflateContextTakeover,
+      }
+      : null,
     ...extra,
   };
 }

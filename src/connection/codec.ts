@@ -20,8 +20,9 @@ export class Codec {
   readonly #encodeIn: WritableStreamDefaultWriter<OutFrame[]>;
   readonly #encodeOut: ReadableStreamDefaultReader<EncodedBatch>;
 
-  constructor(maxFrame: number) {
-    const decoder = new FrameDecoder({ maxFrameSize: maxFrame });
+  /** `rsv1`: permessage-deflate is agreed (RSV1 may mark a compressed message). */
+  constructor(maxFrame: number, rsv1 = false) {
+    const decoder = new FrameDecoder({ maxFrameSize: maxFrame, rsv1 });
     const encoder = new FrameEncoder(acquire);
     this.#decodeIn = decoder.writable.getWriter();
     this.#decodeOut = decoder.readable.getReader();

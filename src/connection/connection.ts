@@ -3,6 +3,7 @@
 // What it owns is the lifecycle; input memory, the write queue and the timers have their own
 // modules, and the protocol is the Session's.
 
+import type { PerMessageDeflate } from "../protocol/deflate.ts";
 import { CloseCode, type FramePiece, type Hold, type OutFrame } from "../protocol/frame.ts";
 import { type EncodedBatch, headerLength } from "../protocol/frame_encoder.ts";
 import { Message, Session, type State } from "../protocol/session.ts";
@@ -34,6 +35,8 @@ export interface HandshakeInfo {
   accept: string;
   /** The peer's address, "host:port". */
   remote: string;
+  /** The Sec-WebSocket-Extensions response header, if an extension was agreed. */
+  extensions?: string;
 }
 
 /** How a connection ended. */
@@ -55,6 +58,8 @@ export interface ConnectionParts {
   handshake?: HandshakeInfo | null;
   /** A number naming the connection in logs. */
   id?: number;
+  /** permessage-deflate, if agreed in the handshake. */
+  deflate?: PerMessageDeflate | null;
 }
 
 // Sends made while a message is being handled wait for the next read to go out together, unless
@@ -95,6 +100,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   readonly #memory: InputMemory;
   readonly #output: WriteQueue;
   readonly #liveness = new Liveness();
+  readonly #deflate: PerMessageDeflate | null;
   // Made with the first input or output: a stream pair holds ~4.5 KB of heap, too much to
   // park on every idle connection.
   #codec: Codec | null = null;
@@ -117,9 +123,11 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     this.#initial = parts.initial !== undefined && parts.initial.length > 0 ? parts.initial : null;
     this.handshake = parts.handshake ?? null;
     this.id = parts.id ?? 0;
+    this.#deflate = parts.deflate ?? null;
     this.#session = new Session({
       maxMessage: parts.options.maxMessage,
       allocate: this.#memory.allocateMessage,
+      deflate: this.#deflate,
     });
     this.#output = new WriteQueue(
       (b) => socket.write(b),
@@ -141,6 +149,11 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   /** True while more than maxBackpressure bytes wait to be written (input is not read). */
   get backpressured(): boolean {
     return this.#output.full;
+  }
+
+  /** permessage-deflate as agreed, or null. */
+  get deflate(): PerMessageDeflate | null {
+    return this.#deflate;
   }
 
   /** Bytes of input memory the connection holds. */
@@ -325,7 +338,8 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       }
       this.#liveness.input();
       if (this.#goingAway !== null) this.#armGrace(); // input still flowing: not quiet yet
-      const r = await (this.#codec ??= new Codec(this.#options.maxMessage)).decode(chunk);
+      const r = await (this.#codec ??= new Codec(this.#options.maxMessage, this.#deflate !== null))
+        .decode(chunk);
       if (r.done) return false;
       const { frames, error } = r.value;
       if (frames.length > 0) {
@@ -376,7 +390,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     // Counted from now, not from when the encoder's output arrives: backpressure applies to
     // the send and the read that follow at once.
     this.#output.reserve(size);
-    const codec = this.#codec ??= new Codec(this.#options.maxMessage);
+    const codec = this.#codec ??= new Codec(this.#options.maxMessage, this.#deflate !== null);
     codec.encode(frames).then(this.#onEncoded);
     // After a framing error the peer's bytes are meaningless: follow our close frame with FIN
     // so that the peer sees the close and then the end of the stream.
@@ -428,6 +442,8 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       this.#liveness.dispose();
       this.#socket.close();
       this.#codec?.close();
+      this.#session.abort(); // gives back a message in progress (and its inflater)
+      this.#deflate?.dispose();
       this.#memory.dispose();
       this.#moveTo("CLOSED");
       const s = this.#session;

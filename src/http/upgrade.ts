@@ -2,7 +2,9 @@
 // to WebSocket, and the 101 or the refusal that answers it. Pure: a head and a policy in, a
 // decision out; nothing here touches a socket.
 
+import type { DeflateOptions, DeflateParams } from "../protocol/deflate.ts";
 import { acceptKey, isValidKey } from "../protocol/handshake.ts";
+import { ExtensionSyntaxError, negotiateDeflate, parseExtensions } from "./extensions.ts";
 import { header, headerTokens, type RequestHead } from "./request_head.ts";
 import { type HttpResponse, textResponse } from "./response.ts";
 
@@ -12,11 +14,23 @@ export interface UpgradePolicy {
   allowedOrigins: readonly string[];
   /** Subprotocols the server may select, in its order of preference; empty for none. */
   protocols: readonly string[];
+  /** permessage-deflate settings; null or absent: the extension is never agreed. */
+  deflate?: DeflateOptions | null;
 }
 
 /** The answer to an upgrade request: the 101 to send, or the refusal and its reason. */
 export type UpgradeDecision =
-  | { ok: true; response: Uint8Array; key: string; accept: string; protocol?: string }
+  | {
+    ok: true;
+    response: Uint8Array;
+    key: string;
+    accept: string;
+    protocol?: string;
+    /** The permessage-deflate parameters in force, if agreed. */
+    deflate?: DeflateParams;
+    /** The Sec-WebSocket-Extensions header sent, if any. */
+    extensions?: string;
+  }
   | { ok: false; reason: string; response: HttpResponse };
 
 /** True when the request asks to switch to WebSocket (whether or not it does so correctly). */
@@ -66,11 +80,16 @@ export function checkUpgrade(head: RequestHead): UpgradeCheck {
   };
 }
 
-/** The 101 response completing the handshake, optionally selecting a subprotocol. */
-export function switchingProtocols(accept: string, protocol?: string): Uint8Array {
+/** The 101 response completing the handshake, optionally selecting a subprotocol and extensions. */
+export function switchingProtocols(
+  accept: string,
+  protocol?: string,
+  extensions?: string,
+): Uint8Array {
   let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
     `Sec-WebSocket-Accept: ${accept}\r\n`;
   if (protocol !== undefined) head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
+  if (extensions !== undefined) head += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
   return new TextEncoder().encode(head + "\r\n");
 }
 
@@ -108,10 +127,25 @@ export async function acceptUpgrade(
   if (!originAllowed(head, policy.allowedOrigins)) {
     return { ok: false, reason: "origin", response: textResponse(403, "origin not allowed") };
   }
+  let agreed = null;
+  if (policy.deflate) {
+    try {
+      const offers = parseExtensions(head.headers.get("sec-websocket-extensions") ?? []);
+      agreed = negotiateDeflate(offers, policy.deflate);
+    } catch (err) {
+      if (!(err instanceof ExtensionSyntaxError)) throw err;
+      const reason = `malformed Sec-WebSocket-Extensions: ${err.message}`;
+      return { ok: false, reason: "bad_handshake", response: textResponse(400, reason) };
+    }
+  }
   const accept = await acceptKey(check.key);
   const protocol = selectProtocol(check.protocols, policy.protocols);
-  const response = switchingProtocols(accept, protocol);
-  return protocol === undefined
-    ? { ok: true, response, key: check.key, accept }
-    : { ok: true, response, key: check.key, accept, protocol };
+  const response = switchingProtocols(accept, protocol, agreed?.response);
+  const decision: UpgradeDecision = { ok: true, response, key: check.key, accept };
+  if (protocol !== undefined) decision.protocol = protocol;
+  if (agreed !== null) {
+    decision.deflate = agreed.params;
+    decision.extensions = agreed.response;
+  }
+  return decision;
 }

@@ -65,10 +65,12 @@ export interface Hold {
   readonly headroom: number;
 }
 
-/** A frame the server sends: never masked, RSV bits always zero. */
+/** A frame the server sends: never masked; RSV1 only on a compressed message's frame. */
 export interface OutFrame {
   opcode: number;
   fin: boolean;
+  /** The payload is compressed (permessage-deflate): RSV1 is set. */
+  rsv1?: boolean;
   payload: Uint8Array;
   /**
    * Bytes right before `payload` in its buffer that belong to no one (room left for a header):

@@ -14,6 +14,8 @@ import {
 export interface DecoderLimits {
   /** Largest payload a single frame may declare (1009 above it). */
   maxFrameSize: number;
+  /** permessage-deflate is agreed: RSV1 may mark a message's first frame (RFC 7692 §6). */
+  rsv1?: boolean;
 }
 
 const MAX_HEADER = 14;
@@ -26,6 +28,7 @@ const MAX_HEADER = 14;
  */
 export class FrameParser {
   readonly #maxFrameSize: number;
+  readonly #rsv1: boolean;
   #header = new Uint8Array(MAX_HEADER);
   #headerHave = 0;
   #control: Uint8Array | null = null; // partial control payload
@@ -44,6 +47,7 @@ export class FrameParser {
 
   constructor(limits: DecoderLimits) {
     this.#maxFrameSize = limits.maxFrameSize;
+    this.#rsv1 = limits.rsv1 === true;
   }
 
   /** True once a protocol error has been reported. */
@@ -153,7 +157,17 @@ export class FrameParser {
       size = 10;
     }
     if ((b1 & 0x80) === 0) this.#fail(CloseCode.ProtocolError, "client frame is not masked");
-    if (rsv !== 0) this.#fail(CloseCode.ProtocolError, "reserved bits set without an extension");
+    if (rsv !== 0) {
+      // RSV1 marks a compressed message, on its first frame only: never on a continuation or a
+      // control frame (RFC 7692 §6.1); RSV2 and RSV3 mean nothing here.
+      const first = opcode === Opcode.Text || opcode === Opcode.Binary;
+      if (rsv !== 4 || !this.#rsv1) {
+        this.#fail(CloseCode.ProtocolError, "reserved bits set without an extension");
+      }
+      if (!first) {
+        this.#fail(CloseCode.ProtocolError, "RSV1 set on a frame other than a message's first");
+      }
+    }
     if (opcode > Opcode.Binary && opcode < Opcode.Close || opcode > Opcode.Pong) {
       this.#fail(CloseCode.ProtocolError, `unknown opcode 0x${opcode.toString(16)}`);
     }

@@ -21,8 +21,9 @@ export function writeHeader(
   opcode: number,
   fin: boolean,
   length: number,
+  rsv1 = false,
 ): number {
-  buf[at] = (fin ? 0x80 : 0) | opcode;
+  buf[at] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
   if (length < 126) {
     buf[at + 1] = length;
     return at + 2;
@@ -104,7 +105,7 @@ export function encodeFrames(
         const f = frames[i];
         const last = large !== null && i === end - 1;
         if (last && large !== f.payload) break; // its header went in place
-        at = writeHeader(buf, at, f.opcode, f.fin, f.payload.length);
+        at = writeHeader(buf, at, f.opcode, f.fin, f.payload.length, f.rsv1);
         if (last) break; // its payload follows as a chunk of its own
         buf.set(f.payload, at);
         at += f.payload.length;
@@ -128,7 +129,7 @@ function headedInPlace(f: OutFrame): Uint8Array | null {
   const p = f.payload, h = headerLength(p.length);
   if ((f.headroom ?? 0) < h || p.byteOffset < h) return null;
   const out = new Uint8Array(p.buffer, p.byteOffset - h, h + p.length);
-  writeHeader(out, 0, f.opcode, f.fin, p.length);
+  writeHeader(out, 0, f.opcode, f.fin, p.length, f.rsv1);
   return out;
 }
 

@@ -12,6 +12,13 @@ import {
   ProtocolError,
 } from "./frame.ts";
 import { isValidUtf8, Utf8Validator } from "./utf8.ts";
+import {
+  DEFLATE_TAIL,
+  deflateStats,
+  InflateError,
+  type Inflater,
+  type PerMessageDeflate,
+} from "./deflate.ts";
 
 /** Connection states (RFC 6455 §4.1, §7.1.3-4; the names of the browser API's readyState). */
 export type State = "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED";
@@ -80,7 +87,14 @@ export interface SessionOptions {
   maxMessage: number;
   /** Reassembly buffers (default: fresh allocations, garbage-collected). */
   allocate?: AllocateMessage;
+  /** permessage-deflate, when agreed: RSV1 messages are inflated, sent ones compressed. */
+  deflate?: PerMessageDeflate | null;
 }
+
+// A compressed message's buffer starts at this many times its first frame's size (then doubles).
+const INFLATE_GUESS = 4;
+const MIN_INFLATE_BUFFER = 1024;
+const probe = new Uint8Array(1);
 
 /** A reassembly buffer nobody else accounts for (tests, and sessions without a memory owner). */
 export const allocateFresh: AllocateMessage = (size) => ({
@@ -113,6 +127,9 @@ export class Session {
   #outboxBytes = 0;
   readonly #maxMessage: number;
   readonly #allocate: AllocateMessage;
+  readonly #deflate: PerMessageDeflate | null;
+  // The inflater of the compressed message being received (null: none, or not compressed).
+  #inflater: Inflater | null = null;
 
   // The message being reassembled: its opcode (0 = none), buffer, bytes so far, UTF-8 state.
   #msgOpcode = 0;
@@ -137,6 +154,7 @@ export class Session {
   constructor(options: SessionOptions) {
     this.#maxMessage = options.maxMessage;
     this.#allocate = options.allocate ?? allocateFresh;
+    this.#deflate = options.deflate ?? null;
   }
 
   /** The current state: OPEN, CLOSING (our close sent, awaiting the peer's), or CLOSED. */
@@ -221,7 +239,16 @@ export class Session {
    */
   send(message: Message, hold: Hold | null = null): boolean {
     if (this.#state !== "OPEN") return false;
-    this.#queue(message.type === "text" ? Opcode.Text : Opcode.Binary, message.data, hold);
+    const opcode = message.type === "text" ? Opcode.Text : Opcode.Binary;
+    const d = this.#deflate;
+    if (d !== null && message.data.length >= d.threshold) {
+      const payload = d.compress(message.data, HEADROOM);
+      hold?.release(); // copied into the compressed form
+      this.#outbox.push({ opcode, fin: true, rsv1: true, payload, headroom: HEADROOM, hold: null });
+      this.#outboxBytes += payload.length;
+      return true;
+    }
+    this.#queue(opcode, message.data, hold);
     return true;
   }
 
@@ -254,6 +281,7 @@ export class Session {
   directReadTarget(minBytes: number): Uint8Array | null {
     const buf = this.#msgBuf?.bytes;
     if (this.#frameRemaining < minBytes || buf === undefined || this.#inputDone) return null;
+    if (this.#inflater !== null) return null; // compressed bytes are inflated, not kept
     // The buffer grows with what arrives: read into the room it has, when that is worth it
     // (else the read goes to a slab, and appending it grows the buffer).
     const room = buf.length - this.#msgSize;
@@ -348,8 +376,11 @@ export class Session {
         this.#msgOpcode = op;
         this.#msgSize = 0;
         this.#utf8.reset();
+        // The decoder lets RSV1 through only when permessage-deflate is agreed.
+        if ((f.rsv & 4) !== 0) this.#inflater = this.#deflate!.beginMessage();
       }
-      if (this.#msgSize + f.length > this.#maxMessage) {
+      // A compressed message's limit applies to what it inflates to, as it grows.
+      if (this.#inflater === null && this.#msgSize + f.length > this.#maxMessage) {
         return this.#failWith(
           CloseCode.MessageTooBig,
           `message exceeds ${this.#maxMessage} bytes`,
@@ -358,6 +389,7 @@ export class Session {
     }
     const piece = f.payload;
     this.#frameRemaining = f.length - f.offset - piece.length;
+    if (this.#inflater !== null) return this.#receiveCompressed(piece, f.fin && f.end);
     if (this.#msgOpcode === Opcode.Text && !this.#utf8.push(piece)) {
       return this.#failWith(CloseCode.InvalidPayload, "text message is not valid UTF-8");
     }
@@ -372,6 +404,11 @@ export class Session {
       );
     }
     if (!whole) return;
+    this.#completeMessage();
+  }
+
+  // Hands on the message whose last piece has arrived.
+  #completeMessage(): void {
     if (this.#msgOpcode === Opcode.Text && !this.#utf8.complete) {
       return this.#failWith(CloseCode.InvalidPayload, "text message ends inside a character");
     }
@@ -380,8 +417,10 @@ export class Session {
     if (this.#msgSingle !== null) {
       message = new Message(type, this.#msgSingle);
       this.#msgSingle = null;
+    } else if (this.#msgBuf === null) {
+      message = new Message(type, new Uint8Array(0)); // compressed, and empty
     } else {
-      const buf = this.#msgBuf!;
+      const buf = this.#msgBuf;
       message = new Message(type, buf.bytes.subarray(0, this.#msgSize), buf); // its hold goes along
       this.#msgBuf = null;
     }
@@ -425,8 +464,74 @@ export class Session {
     return true;
   }
 
+  // Inflates a piece of a compressed message into the reassembly buffer (and, after its last
+  // piece, the tail the sender stripped, RFC 7692 §7.2.2), checking the size limit and UTF-8 as
+  // the output grows: no more than the limit is ever produced.
+  #receiveCompressed(piece: Uint8Array, last: boolean): void {
+    deflateStats.inWire += piece.length;
+    try {
+      if (!this.#inflateInto(piece) || this.#inputDone) return;
+      if (!last || !this.#inflateInto(DEFLATE_TAIL) || this.#inputDone) return;
+    } catch (err) {
+      if (!(err instanceof InflateError)) throw err;
+      return this.#failWith(CloseCode.InvalidPayload, `invalid compressed data: ${err.message}`);
+    }
+    this.#deflate!.endMessage(this.#inflater!, true);
+    this.#inflater = null;
+    this.#completeMessage();
+  }
+
+  // False when the message was failed (too big, invalid UTF-8, no memory).
+  #inflateInto(input: Uint8Array): boolean {
+    const inf = this.#inflater!;
+    let inOff = 0;
+    for (;;) {
+      let buf = this.#msgBuf;
+      if (buf === null || this.#msgSize === buf.bytes.length) {
+        if (this.#msgSize >= this.#maxMessage) {
+          // At the limit: one more byte of output is one too many.
+          const [w, c] = inf.inflate(input, inOff, input.length, probe, 0, 1);
+          if (w > 0) {
+            this.#failWith(CloseCode.MessageTooBig, `message exceeds ${this.#maxMessage} bytes`);
+            return false;
+          }
+          inOff += c;
+          if (inOff === input.length) return true;
+          continue;
+        }
+        const guess = buf === null
+          ? Math.max(MIN_INFLATE_BUFFER, input.length * INFLATE_GUESS)
+          : buf.bytes.length * 2;
+        const next = this.#allocate(Math.min(this.#maxMessage, guess), this.#maxMessage);
+        if (next === null) {
+          this.#failWith(CloseCode.TryAgainLater, "out of memory for messages, try again later");
+          return false;
+        }
+        if (buf !== null) {
+          next.bytes.set(buf.bytes.subarray(0, this.#msgSize));
+          buf.release();
+        }
+        buf = this.#msgBuf = next;
+      }
+      const out = buf.bytes, at = this.#msgSize;
+      const [written, consumed] = inf.inflate(input, inOff, input.length, out, at, out.length);
+      inOff += consumed;
+      this.#msgSize += written;
+      deflateStats.inInflated += written;
+      if (this.#msgOpcode === Opcode.Text && !this.#utf8.push(out.subarray(at, at + written))) {
+        this.#failWith(CloseCode.InvalidPayload, "text message is not valid UTF-8");
+        return false;
+      }
+      if (inOff === input.length && this.#msgSize < out.length) return true;
+    }
+  }
+
   // Gives back the buffer of a message that will never be completed.
   #dropMessage(): void {
+    if (this.#inflater !== null) {
+      this.#deflate!.endMessage(this.#inflater, false);
+      this.#inflater = null;
+    }
     this.#msgBuf?.release();
     this.#msgBuf = null;
     this.#msgSingle = null;

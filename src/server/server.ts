@@ -19,6 +19,7 @@ import { encodeResponse, type HttpResponse, textResponse } from "../http/respons
 import { acceptUpgrade, type UpgradePolicy } from "../http/upgrade.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { type LiveFigures, Metrics, renderMetrics } from "../metrics.ts";
+import { type DeflateParams, PerMessageDeflate } from "../protocol/deflate.ts";
 import { CloseCode } from "../protocol/frame.ts";
 import { Registry } from "./registry.ts";
 import { busy, route, type Routes, type ServerView, type WebSocketApp } from "./router.ts";
@@ -233,7 +234,9 @@ export class Server implements ServerView {
         key: answer.key,
         accept: answer.accept,
         remote: `${socket.remote.hostname}:${socket.remote.port}`,
+        extensions: answer.extensions,
       },
+      deflate: answer.deflate ?? null,
     };
   }
 
@@ -246,6 +249,9 @@ export class Server implements ServerView {
       initial: up.initial,
       handshake: up.handshake,
       id,
+      deflate: up.deflate !== null && this.#options.deflate
+        ? new PerMessageDeflate(up.deflate, this.#options.deflate)
+        : null,
     });
     const started = performance.now();
     this.#registry.track(ws);
@@ -359,7 +365,8 @@ interface Upgrade {
   app: WebSocketApp;
   response: Uint8Array;
   initial: Uint8Array;
-  handshake: { path: string; key: string; accept: string; remote: string };
+  handshake: { path: string; key: string; accept: string; remote: string; extensions?: string };
+  deflate: DeflateParams | null;
 }
 
 function stack(err: unknown): string {

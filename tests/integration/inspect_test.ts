@@ -23,6 +23,7 @@ Deno.test("/inspect reports the handshake computation first (RFC 6455 §1.3 exam
       concatenated: "dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11",
       sha1Hex: "b37a4f2cc0624f1690f64606cf385945b2bec4ea",
       accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+      extensions: null,
     });
     c.close();
   });
