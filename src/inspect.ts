@@ -1,10 +1,13 @@
-// The /inspect endpoint: the echo, plus a JSON report of every frame as it arrived on the wire
-// and, first of all, of the opening handshake's computation. It is what the page draws.
+// The /inspect endpoint: the echo, plus a JSON report of every frame as it arrived on the wire,
+// of every echo frame as it leaves, and, first of all, of the opening handshake's computation.
+// It is what the page draws.
 
 import type { HandshakeInfo, WebSocketConnection } from "./connection/connection.ts";
 import { type FramePiece, Opcode } from "./protocol/frame.ts";
+import { headerLength, writeHeader } from "./protocol/frame_encoder.ts";
 import { WEBSOCKET_GUID } from "./protocol/handshake.ts";
 import { applyMask } from "./protocol/mask.ts";
+import type { Message } from "./protocol/session.ts";
 
 /** Payload bytes shown per frame report (masked and unmasked); the rest is only counted. */
 export const INSPECT_PAYLOAD_BYTES = 32;
@@ -21,7 +24,10 @@ const OPCODE_NAMES: Record<number, string> = {
   [Opcode.Pong]: "pong",
 };
 
-/** Echoes every message like "/", and reports the handshake and every frame as JSON text. */
+/**
+ * Echoes every message like "/", and reports as JSON text the handshake, every frame received
+ * and every echo frame sent.
+ */
 export async function inspect(conn: WebSocketConnection): Promise<void> {
   if (conn.handshake !== null) {
     await conn.send(JSON.stringify(await handshakeReport(conn.handshake)));
@@ -30,7 +36,11 @@ export async function inspect(conn: WebSocketConnection): Promise<void> {
   conn.onFrames = (frames) => {
     for (const f of frames) if (f.first) conn.send(JSON.stringify(frameReport(f)));
   };
-  for await (const message of conn) await conn.send(message, { transfer: true });
+  for await (const message of conn) {
+    // Described before it is handed back: after a transfer the message may not be read.
+    await conn.send(JSON.stringify(echoFrameReport(message)));
+    await conn.send(message, { transfer: true });
+  }
 }
 
 /** The handshake computation: key + GUID → SHA-1 → base64 = Sec-WebSocket-Accept. */
@@ -59,6 +69,7 @@ export function frameReport(f: FramePiece) {
   return {
     type: INSPECT_TAG,
     kind: "frame",
+    direction: "in",
     fin: f.fin,
     rsv1: (f.rsv & 4) !== 0,
     rsv2: (f.rsv & 2) !== 0,
@@ -74,6 +85,37 @@ export function frameReport(f: FramePiece) {
     payloadUnmasked: hex(shown),
     shownBytes: shown.length,
     truncated: shown.length < f.length,
+  };
+}
+
+/**
+ * The frame the server's echo of `m` goes out as: one unmasked, final frame, its header written
+ * by the encoder's own writeHeader (RFC 6455 §5.2; servers never mask, §5.1).
+ */
+export function echoFrameReport(m: Pick<Message, "type" | "data">) {
+  const opcode = m.type === "text" ? Opcode.Text : Opcode.Binary;
+  const length = m.data.length;
+  const header = new Uint8Array(headerLength(length));
+  writeHeader(header, 0, opcode, true, length);
+  const shown = m.data.subarray(0, INSPECT_PAYLOAD_BYTES);
+  return {
+    type: INSPECT_TAG,
+    kind: "frame",
+    direction: "out",
+    fin: true,
+    rsv1: false,
+    rsv2: false,
+    rsv3: false,
+    opcode,
+    opcodeName: OPCODE_NAMES[opcode],
+    mask: false,
+    lengthEncoding: header.length === 2 ? "7-bit" : header.length === 4 ? "16-bit" : "64-bit",
+    payloadLength: length,
+    headerBytes: header.length,
+    header: hex(header),
+    payload: hex(shown),
+    shownBytes: shown.length,
+    truncated: shown.length < length,
   };
 }
 
