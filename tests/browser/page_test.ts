@@ -57,15 +57,18 @@ interface Playwright {
 
 let playwright: Playwright | null = null;
 const skip = await whyNot();
-if (skip !== null) console.log(`%cbrowser tests skipped: ${skip}`, "color: #e67700");
+if (skip !== null) console.log(`%cbrowser tests skipped: ${skip.detail}`, "color: #e67700");
 
-// Why the browser tests cannot run here, or null when they can.
-async function whyNot(): Promise<string | null> {
+// Why the browser tests cannot run here (briefly, and in detail), or null when they can.
+async function whyNot(): Promise<{ short: string; detail: string } | null> {
   try {
-    if (!Deno.statSync(CHROMIUM).isFile) return `${CHROMIUM} is not a file`;
+    if (!Deno.statSync(CHROMIUM).isFile) {
+      return { short: "no Chromium", detail: `${CHROMIUM} is not a file` };
+    }
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      return `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
+      const detail = `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
+      return { short: "no Chromium", detail };
     }
     throw err;
   }
@@ -73,9 +76,14 @@ async function whyNot(): Promise<string | null> {
     playwright = await import(PLAYWRIGHT);
     return null;
   } catch (err) {
-    // Deno reports a package it cannot fetch as a TypeError ("Failed loading ... for package").
-    const first = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    return `${PLAYWRIGHT} cannot be loaded (npm registry unreachable and not cached?): ${first}`;
+    // Deno reports a package it can neither fetch nor find cached as a TypeError ("Failed
+    // loading ... for package"); anything else (a missing permission, say) is a real failure.
+    if (!(err instanceof TypeError)) throw err;
+    const first = err.message.split("\n")[0];
+    return {
+      short: "playwright-core cannot be loaded",
+      detail: `${PLAYWRIGHT} cannot be loaded (npm registry unreachable and not cached?): ${first}`,
+    };
   }
 }
 
@@ -85,7 +93,8 @@ function pageTest(
   fn: (page: Page, ctx: BrowserContext, server: Server) => Promise<void>,
 ): void {
   Deno.test({
-    name: `page: ${name}`,
+    // The reason goes in the name too: the list of results is where a skip is looked for.
+    name: `page: ${name}` + (skip === null ? "" : ` (skipped: ${skip.short})`),
     ignore: skip !== null,
     async fn() {
       await withServer({}, async (_port, server) => {
