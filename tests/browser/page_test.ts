@@ -231,9 +231,13 @@ pageTest("after a reconnect the visualizer shows the current connection only", a
   assert.equal(await text(page, "#conn-no"), "2");
   assert.match(await text(page, "#viz-conn"), /plain echo sends no reports/);
   assert.equal(await page.locator("#hs-key").count(), 0, "no handshake of connection 1");
-  assert.equal(await text(page, "#frame-summary"), "Send a message to see its frame.");
-  assert.equal(await text(page, "#echo-summary"), "The echo's frame appears here.");
+  assert.equal(await text(page, "#frame-summary"), "Not reported on the plain echo.");
+  assert.equal(await text(page, "#echo-summary"), "Not reported on the plain echo.");
   assert.equal(await text(page, "#xor tbody"), "No frame yet.");
+  // Text that looks like a report is still an echo here.
+  await page.fill("#text", '{"type":"inspect","kind":"frame"}');
+  await page.click("#send-text");
+  await page.locator("#log .d.in ~ .body", { hasText: '{"type":"inspect"' }).waitFor();
   assert.equal(await page.locator("#close-client .byte").count(), 0, "no close of connection 1");
   await page.click("#disconnect");
   await page.locator('.state.active[data-state="CLOSED"]').waitFor();
