@@ -262,6 +262,13 @@ pageTest("after a reconnect the visualizer shows the current connection only", a
     "02",
     "03",
   ]);
+  // Text that starts like a report but is not one is an echo (and breaks nothing).
+  await page.fill("#text", '{"type":"inspect","kind":"frame"}');
+  await page.click("#send-text");
+  // (The second such echo in the log: the first was on the plain echo.)
+  await page.locator("#log .d.in ~ .body", { hasText: '{"type":"inspect"' }).nth(1).waitFor();
+  // ... whose frames are drawn like any other.
+  await page.locator("#echo-summary", { hasText: "length 33" }).waitFor();
 });
 
 pageTest("close frames both ways: yours, the server's echo of it, or the server's own", async (
