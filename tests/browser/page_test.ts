@@ -311,6 +311,7 @@ pageTest("close frames both ways: yours, the server's echo of it, or the server'
   ]);
   assert.equal(await text(page, "#close-server .code"), "4001 (private use)");
   assert.match(await text(page, "#close-note"), /You closed first/);
+  await page.screenshot({ path: await artifact("page-closed.png"), fullPage: true });
 
   // Close without a code: an empty close frame each way (the browser reports 1005).
   await page.click("#connect");
