@@ -1,10 +1,13 @@
-// The /inspect endpoint: the echo, plus a JSON report of every frame as it arrived on the wire
-// and, first of all, of the opening handshake's computation. It is what the page draws.
+// The /inspect endpoint: the echo, plus a JSON report of every frame as it arrived on the wire,
+// of every echo frame as it leaves, and, first of all, of the opening handshake's computation.
+// It is what the page draws.
 
 import type { HandshakeInfo, WebSocketConnection } from "./connection/connection.ts";
 import { type FramePiece, Opcode } from "./protocol/frame.ts";
+import { headerLength, writeHeader } from "./protocol/frame_encoder.ts";
 import { WEBSOCKET_GUID } from "./protocol/handshake.ts";
 import { applyMask } from "./protocol/mask.ts";
+import type { Message } from "./protocol/session.ts";
 
 /** Payload bytes shown per frame report (masked and unmasked); the rest is only counted. */
 export const INSPECT_PAYLOAD_BYTES = 32;
@@ -22,8 +25,8 @@ const OPCODE_NAMES: Record<number, string> = {
 };
 
 /**
- * Echoes every message like "/", and reports the handshake, every frame and, for a compressed
- * message, its size on the wire and after inflation, as JSON text.
+ * Echoes every message like "/", and reports as JSON text the handshake, every frame received,
+ * every echo frame sent and, for a compressed message, its size on the wire and after inflation.
  */
 export async function inspect(conn: WebSocketConnection): Promise<void> {
   if (conn.handshake !== null) {
@@ -50,6 +53,10 @@ export async function inspect(conn: WebSocketConnection): Promise<void> {
     if (w?.compressed) {
       await conn.send(JSON.stringify(messageReport(w.bytes, message.data.length)));
     }
+    // Described before it is handed back: after a transfer the message may not be read.
+    const deflate = conn.deflate;
+    const compressed = deflate !== null && message.data.length >= deflate.threshold;
+    await conn.send(JSON.stringify(echoFrameReport(message, compressed)));
     await conn.send(message, { transfer: true });
   }
 }
@@ -89,6 +96,7 @@ export function frameReport(f: FramePiece) {
   return {
     type: INSPECT_TAG,
     kind: "frame",
+    direction: "in",
     fin: f.fin,
     rsv1: (f.rsv & 4) !== 0,
     rsv2: (f.rsv & 2) !== 0,
@@ -104,6 +112,52 @@ export function frameReport(f: FramePiece) {
     payloadUnmasked: hex(shown),
     shownBytes: shown.length,
     truncated: shown.length < f.length,
+  };
+}
+
+/**
+ * The frame the server's echo of `m` goes out as: one unmasked, final frame, its header written
+ * by the encoder's own writeHeader (RFC 6455 §5.2; servers never mask, §5.1).
+ */
+export function echoFrameReport(m: Pick<Message, "type" | "data">, compressed = false) {
+  const opcode = m.type === "text" ? Opcode.Text : Opcode.Binary;
+  const length = m.data.length;
+  if (compressed) {
+    // Compressed as it is sent (RSV1 set): its bytes on the wire are not known here.
+    return {
+      type: INSPECT_TAG,
+      kind: "frame",
+      direction: "out",
+      compressed: true,
+      fin: true,
+      rsv1: true,
+      opcode,
+      opcodeName: OPCODE_NAMES[opcode],
+      mask: false,
+      inflatedLength: length,
+    };
+  }
+  const header = new Uint8Array(headerLength(length));
+  writeHeader(header, 0, opcode, true, length);
+  const shown = m.data.subarray(0, INSPECT_PAYLOAD_BYTES);
+  return {
+    type: INSPECT_TAG,
+    kind: "frame",
+    direction: "out",
+    fin: true,
+    rsv1: false,
+    rsv2: false,
+    rsv3: false,
+    opcode,
+    opcodeName: OPCODE_NAMES[opcode],
+    mask: false,
+    lengthEncoding: header.length === 2 ? "7-bit" : header.length === 4 ? "16-bit" : "64-bit",
+    payloadLength: length,
+    headerBytes: header.length,
+    header: hex(header),
+    payload: hex(shown),
+    shownBytes: shown.length,
+    truncated: shown.length < length,
   };
 }
 

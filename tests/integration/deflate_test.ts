@@ -295,6 +295,11 @@ Deno.test("inspect: the agreed parameters, RSV1, and the sizes on the wire and i
         wireBytes: z.length,
         inflatedBytes: text.length,
       });
+      const out = await json(); // the echo, compressed as it is sent: described, not its bytes
+      assert.equal(out.direction, "out");
+      assert.equal(out.compressed, true);
+      assert.equal(out.rsv1, true);
+      assert.equal(out.inflatedLength, text.length);
       assert.equal(decoder.decode(await next()), text);
     } finally {
       inf.close();
