@@ -14,9 +14,9 @@ ENV PORT=8080 HOST=0.0.0.0
 EXPOSE 8080
 
 HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["deno", "eval", "const r = await fetch('http://127.0.0.1:' + (Deno.env.get('PORT') ?? '8080') + '/healthz'); Deno.exit(r.ok ? 0 : 1)"]
+  CMD ["run", "-q", "-P=server", "src/runtime/deno/main.ts"]
 
 # Exec form, so that SIGTERM from the container runtime reaches Deno (and starts the drain).
 # The same command as 'deno task start' (a test keeps the two in step).
 ENTRYPOINT ["deno"]
-CMD ["run", "--unstable-net", "--allow-net", "--allow-env=HOST,PORT,MAX_MESSAGE,MAX_HEAD,MAX_HEADERS,MAX_TARGET,HANDSHAKE_TIMEOUT,CLOSE_TIMEOUT,PING_INTERVAL,PING_TIMEOUT,MAX_CONNECTIONS,MAX_CONNECTIONS_PER_IP,MAX_BACKPRESSURE,MAX_MEMORY,ALLOWED_ORIGINS,PROTOCOLS,DRAIN_TIMEOUT,LOG_LEVEL,WORKERS", "--allow-read=src", "src/runtime/deno/main.ts"]
+CMD ["run", "-q", "-P=server", "src/runtime/deno/main.ts"]
