@@ -233,6 +233,7 @@ export class Server implements ServerView {
         key: answer.key,
         accept: answer.accept,
         remote: `${socket.remote.hostname}:${socket.remote.port}`,
+        protocol: answer.protocol,
       },
     };
   }
@@ -249,6 +250,12 @@ export class Server implements ServerView {
     const started = performance.now();
     this.#registry.track(ws);
     if (await ws.open(up.response)) {
+      this.#log.log("debug", "connection_opened", {
+        id,
+        remote: up.handshake.remote,
+        path: up.handshake.path,
+        protocol: up.handshake.protocol,
+      });
       try {
         await up.app(ws);
         await ws.close(CloseCode.Normal);
@@ -264,6 +271,17 @@ export class Server implements ServerView {
 
   // Counts and logs a WebSocket connection that has closed.
   #served(ws: WebSocketConnection, info: CloseInfo, started: number): void {
+    const error = ws.protocolError;
+    if (error !== null) {
+      // Where: the offending byte is among the last read's, so at or before `at_byte`.
+      this.#log.log("debug", "protocol_error", {
+        id: ws.id,
+        remote: ws.handshake?.remote,
+        close_code: error.code,
+        reason: error.reason,
+        at_byte: error.atByte,
+      });
+    }
     this.metrics.closed(info.code);
     this.metrics.messagesIn += ws.messagesIn;
     this.metrics.messagesOut += ws.messagesOut;
@@ -345,7 +363,7 @@ interface Upgrade {
   app: WebSocketApp;
   response: Uint8Array;
   initial: Uint8Array;
-  handshake: { path: string; key: string; accept: string; remote: string };
+  handshake: { path: string; key: string; accept: string; remote: string; protocol?: string };
 }
 
 function stack(err: unknown): string {

@@ -1,14 +1,28 @@
-// Starting wsecho on Deno: the page read from src/static/, a TCP listener, the server.
+// Starting wsecho on Deno: the page read from src/static/, a TCP (or TLS) listener, the server.
 
 import type { Config } from "../../config.ts";
+import type { Listener } from "../../connection/socket.ts";
 import type { Logger } from "../../log.ts";
 import type { Server } from "../../server/server.ts";
 import { type Assets, startWsecho } from "../../wsecho.ts";
 import { listenTcp } from "./tcp.ts";
+import { listenTls, type TlsListener } from "./tls.ts";
 
 /** Reads the page from src/static/. */
 export async function loadAssets(): Promise<Assets> {
   return { indexHtml: await Deno.readFile(new URL("../../static/index.html", import.meta.url)) };
+}
+
+/** Binds `config.host:config.port`: TLS when `config.cert` is set (then reloadable), else TCP. */
+export async function listen(
+  config: Config,
+  reusePort?: boolean,
+): Promise<Listener | TlsListener> {
+  const where = { hostname: config.host, port: config.port, reusePort };
+  if (config.cert !== "") {
+    return await listenTls({ ...where, certFile: config.cert, keyFile: config.key });
+  }
+  return listenTcp(where);
 }
 
 /** Binds `config.host:config.port` and serves wsecho there. */
@@ -18,6 +32,5 @@ export async function startDeno(
 ): Promise<Server> {
   const { reusePort, ...rest } = extra;
   const assets = await loadAssets();
-  const listener = listenTcp({ hostname: config.host, port: config.port, reusePort });
-  return startWsecho(listener, config, assets, rest);
+  return startWsecho(await listen(config, reusePort), config, assets, rest);
 }
