@@ -80,9 +80,12 @@ export function spawnMain(args: string[], denoFlags: string[] = []): MainProcess
 }
 
 /** Runs main.ts with `args` to its end (a start that fails, --version). */
-export async function runMain(args: string[]): Promise<{ code: number; out: string; err: string }> {
+export async function runMain(
+  args: string[],
+  denoFlags: string[] = [],
+): Promise<{ code: number; out: string; err: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=server", "src/runtime/deno/main.ts", ...args],
+    args: ["run", "-q", "-P=server", ...denoFlags, "src/runtime/deno/main.ts", ...args],
     cwd: ROOT,
     stdin: "null",
     env: { NO_COLOR: "1" },

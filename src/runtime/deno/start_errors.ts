@@ -37,7 +37,7 @@ export function describeStartError(err: unknown, host: string, port: number): st
     return `${at}: permission denied (ports below 1024 need privileges)`;
   }
   if (err instanceof Deno.errors.NotCapable) {
-    return `${at}: Deno's permissions do not allow it (${(err as Error).message})`;
+    return `cannot start: Deno's permissions do not allow it (${(err as Error).message})`;
   }
   // A host name that does not resolve: Deno reports it as a plain Error (or a URIError when
   // the name is not a host at all).

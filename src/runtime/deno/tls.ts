@@ -77,7 +77,7 @@ async function readPem(path: string, option: string): Promise<string> {
     }
     if (err instanceof Deno.errors.NotCapable) {
       throw new TlsFilesError(
-        `${option} ${path}: Deno may not read it (add --allow-read=${path}; see README, TLS)`,
+        `${option} ${path}: Deno may not read it (run with --allow-read=src,${path}; see README, TLS)`,
         { cause: err },
       );
     }
@@ -109,11 +109,28 @@ function open(o: TlsListenOptions, pair: { cert: string; key: string }, port: nu
   }
 }
 
+// Deno releases a closed listener's port once its pending accept has ended, a moment later:
+// until then binding it again fails with AddrInUse.
+const REBIND_TRIES = 100;
+const REBIND_WAIT_MS = 10;
+
+async function reopen(o: TlsListenOptions, pair: { cert: string; key: string }, port: number) {
+  for (let i = 1;; i++) {
+    try {
+      return open(o, pair, port);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AddrInUse) || i === REBIND_TRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, REBIND_WAIT_MS));
+    }
+  }
+}
+
 /** Binds a TLS port with the pair read from its files (throws TlsFilesError, AddrInUse, ...). */
 export async function listenTls(options: TlsListenOptions): Promise<TlsListener> {
   let listener = open(options, await readPair(options), options.port);
   const addr = { hostname: listener.addr.hostname, port: listener.addr.port };
   let closed = false;
+  let replacing: Promise<void> | null = null; // a reload between closing and reopening
   return {
     addr,
     async accept(): Promise<Socket | null> {
@@ -125,7 +142,8 @@ export async function listenTls(options: TlsListenOptions): Promise<TlsListener>
         } catch (err) {
           if (!(err instanceof Deno.errors.BadResource)) throw err;
           if (closed) return null; // the listener was closed
-          if (current === listener) throw err;
+          if (replacing !== null) await replacing;
+          else if (current === listener) throw err;
           continue; // replaced by a reload: accept from the new one
         }
         // (Deno.TlsConn has no setNoDelay: TLS sockets keep Nagle's algorithm.)
@@ -136,10 +154,16 @@ export async function listenTls(options: TlsListenOptions): Promise<TlsListener>
       const pair = await readPair(options);
       // Tried on a port of its own first, so that a bad pair never leaves us without a listener.
       open(options, pair, 0).close();
-      if (closed) return;
-      const old = listener;
-      old.close();
-      listener = open(options, pair, addr.port);
+      if (closed || replacing !== null) return;
+      const done = Promise.withResolvers<void>();
+      replacing = done.promise;
+      try {
+        listener.close();
+        listener = await reopen(options, pair, addr.port);
+      } finally {
+        replacing = null;
+        done.resolve();
+      }
     },
     close(): void {
       if (closed) return;
