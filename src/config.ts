@@ -27,11 +27,17 @@ export interface Config {
   deflateMemLevel: number;
   deflateThreshold: number;
   deflateContextTakeover: boolean;
+  /** "auto": text when stdout is a terminal, else JSON (decided by the runtime at start). */
+  logFormat: "auto" | "text" | "json";
+  /** PEM certificate chain and private key files: serve HTTPS and wss:// ("" = plain TCP). */
+  cert: string;
+  key: string;
 }
 
 type Parser = (raw: string) => unknown;
 
-interface OptionSpec {
+/** One option: its Config key, flag, environment variable, default, parser and help (Markdown). */
+export interface OptionSpec {
   key: keyof Config;
   flag: string;
   env: string;
@@ -45,14 +51,14 @@ const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"];
 /** The options table: the source of `--help` and of the README's table. */
 export const OPTIONS: readonly OptionSpec[] = [
   opt("host", "--host", "HOST", "0.0.0.0", text, "address to listen on"),
-  opt("port", "--port", "PORT", "8080", int(0, 65535), "TCP port to listen on (0 = any free)"),
+  opt("port", "--port", "PORT", "8080", int(0, 65535), "TCP port (0 = any free port)"),
   opt(
     "maxMessage",
     "--max-message",
     "MAX_MESSAGE",
     "16m",
     size(1),
-    "largest message, summed over fragments; larger ones are closed with 1009",
+    "message size summed over fragments: close **1009**, decided from the frame header",
   ),
   opt(
     "maxHead",
@@ -60,16 +66,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     "MAX_HEAD",
     "8k",
     size(256),
-    "largest HTTP request head; larger ones get 431",
+    "HTTP request head: **431**, sent as soon as the limit is crossed",
   ),
-  opt("maxHeaders", "--max-headers", "MAX_HEADERS", "100", int(1), "most header fields; 431"),
+  opt("maxHeaders", "--max-headers", "MAX_HEADERS", "100", int(1), "header fields: **431**"),
   opt(
     "maxTarget",
     "--max-target",
     "MAX_TARGET",
     "4k",
     size(16),
-    "longest request-target; longer ones get 414",
+    "request-target: **414** (also before the request line ends)",
   ),
   opt(
     "handshakeTimeout",
@@ -77,7 +83,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "HANDSHAKE_TIMEOUT",
     "10s",
     duration,
-    "time to send a complete request head before the socket is closed (slowloris)",
+    "a client that has not sent a whole request head by then is disconnected (slowloris)",
   ),
   opt(
     "closeTimeout",
@@ -85,7 +91,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "CLOSE_TIMEOUT",
     "5s",
     duration,
-    "wait for the peer's close frame (and our last writes) before closing TCP",
+    "after our close frame, TCP is closed if the peer's close has not arrived",
   ),
   opt(
     "pingInterval",
@@ -93,7 +99,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "PING_INTERVAL",
     "30s",
     duration,
-    "ping a connection idle this long (0 = never)",
+    "a connection that has received nothing this long is pinged (0 = never)",
   ),
   opt(
     "pingTimeout",
@@ -101,7 +107,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "PING_TIMEOUT",
     "20s",
     duration,
-    "no frame within this long after a ping: close 1001 and drop TCP",
+    'nothing received this long after the ping: close frame **1001** "ping timeout" is sent and TCP dropped at once',
   ),
   opt(
     "maxConnections",
@@ -109,7 +115,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "MAX_CONNECTIONS",
     "10000",
     int(1),
-    "open connections; beyond it new ones get 503 with Retry-After",
+    "open connections: **503** with `Retry-After: 5`, then closed",
   ),
   opt(
     "maxConnectionsPerIp",
@@ -117,7 +123,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "MAX_CONNECTIONS_PER_IP",
     "0",
     int(0),
-    "open connections from one address (0 = no cap); beyond it 503",
+    "open connections from one address: **503**",
   ),
   opt(
     "maxBackpressure",
@@ -125,7 +131,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "MAX_BACKPRESSURE",
     "1m",
     size(1024),
-    "queued outgoing bytes above which a connection is not read from",
+    "queued outgoing bytes above which the echo loop waits and the connection is not read",
   ),
   opt(
     "maxMemory",
@@ -133,8 +139,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "MAX_MEMORY",
     "128m",
     size(1024 * 1024),
-    "input memory (read buffers, messages) of all connections together; a message that would " +
-      "cross it is closed with 1013",
+    "input memory (read buffers, messages being reassembled or echoed) of all connections of a process or worker: a message that would cross it is closed **1013**",
   ),
   opt(
     "allowedOrigins",
@@ -142,7 +147,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "ALLOWED_ORIGINS",
     "",
     list,
-    "comma-separated Origin allow-list for upgrades (empty = any); others get 403",
+    "comma-separated `Origin` allow-list for upgrades: **403**; requests without `Origin` are allowed",
   ),
   opt(
     "protocols",
@@ -150,7 +155,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "PROTOCOLS",
     "",
     list,
-    "subprotocols the server may select, in order of preference (empty = never select one)",
+    "comma-separated subprotocols the server may select: the client's first offer on the list; when empty, the client's first offer",
   ),
   opt(
     "drainTimeout",
@@ -166,16 +171,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     "LOG_LEVEL",
     "info",
     oneOf(LOG_LEVELS),
-    "debug | info | warn | error | silent",
+    "`debug` (adds one line per connection opened, and protocol errors), `info`, `warn`, `error` or `silent`",
   ),
-  opt("workers", "--workers", "WORKERS", "1", int(1, 64), "processes sharing the port (Linux)"),
   opt(
     "deflate",
     "--deflate",
     "DEFLATE",
     "on",
     onOff,
-    "permessage-deflate (RFC 7692): on | off; when on, a client's offer is accepted",
+    "permessage-deflate (RFC 7692): on or off; when on, a client's offer is accepted",
   ),
   opt(
     "deflateWindowBits",
@@ -211,6 +215,31 @@ export const OPTIONS: readonly OptionSpec[] = [
     "off: both sides compress every message afresh (no zlib state kept on idle connections); " +
       "on: the server keeps its window between messages, as does a client that wants to",
   ),
+  opt(
+    "workers",
+    "--workers",
+    "WORKERS",
+    "1",
+    int(1, 64),
+    "workers (isolates on their own threads) sharing the port with `SO_REUSEPORT`",
+  ),
+  opt(
+    "logFormat",
+    "--log-format",
+    "LOG_FORMAT",
+    "auto",
+    oneOf(["auto", "text", "json"]),
+    "`text` (one readable line per event) or `json` (one object per line); `auto`: text when stdout is a terminal, else JSON",
+  ),
+  opt(
+    "cert",
+    "--cert",
+    "CERT",
+    "",
+    path,
+    "PEM certificate chain file: with `--key`, serve HTTPS and `wss://` (TLS in wsecho; SIGHUP reloads the pair)",
+  ),
+  opt("key", "--key", "KEY", "", path, "PEM private key file of `--cert`"),
 ];
 
 /** Environment variable names the server reads (for `--allow-env`). */
@@ -263,12 +292,32 @@ export function loadConfig(
       throw new ConfigError(`invalid ${where}: ${(err as Error).message}`);
     }
   }
+  if ((config.cert === "") !== (config.key === "")) {
+    throw new ConfigError("--cert and --key (CERT, KEY) go together: give both or neither");
+  }
   if ((config.workers as number) > 1 && config.port === 0) {
     // Port 0 would give every worker a port of its own.
     throw new ConfigError("--workers above 1 needs a fixed --port (not 0)");
   }
   return config as unknown as Config;
 }
+
+// How a default is shown where its bare value would not say what it means.
+const DEFAULT_LABELS: Partial<Record<keyof Config, string>> = {
+  maxConnectionsPerIp: "`0` (off)",
+  allowedOrigins: "(any)",
+  protocols: "(any offered)",
+  cert: "(none: plain TCP)",
+  key: "(none)",
+};
+
+/** An option's default as the README's table and `--help` show it (Markdown). */
+export function defaultLabel(o: OptionSpec): string {
+  return DEFAULT_LABELS[o.key] ?? (o.default === "" ? "(none)" : `\`${o.default}\``);
+}
+
+// Markdown emphasis and code marks, dropped for the terminal.
+const plain = (md: string) => md.replaceAll("**", "").replaceAll("`", "");
 
 /** The `--help` text. */
 export function helpText(): string {
@@ -277,13 +326,24 @@ export function helpText(): string {
     "",
     "usage: deno task start [options]     options may also be set by environment variable",
     "",
+    "  --help, -h                                       this text",
+    "  --version                                        wsecho's, Deno's, V8's and TypeScript's versions",
   ];
   for (const o of OPTIONS) {
-    lines.push(`  ${(o.flag + " / " + o.env).padEnd(48)} default ${o.default || "(none)"}`);
-    lines.push(`      ${o.help}`);
+    lines.push(`  ${(o.flag + " / " + o.env).padEnd(48)} default ${plain(defaultLabel(o))}`);
+    lines.push(`      ${plain(o.help)}`);
   }
   lines.push("", "sizes take k/m suffixes (1k = 1024); durations ms/s/m (bare numbers are ms)");
   return lines.join("\n");
+}
+
+/** The README's options table (Markdown; `deno fmt` aligns its columns). */
+export function optionsTable(): string {
+  const rows = ["| option | env var | default | what enforces it |", "| --- | --- | --- | --- |"];
+  for (const o of OPTIONS) {
+    rows.push(`| \`${o.flag}\` | \`${o.env}\` | ${defaultLabel(o)} | ${o.help} |`);
+  }
+  return rows.join("\n");
 }
 
 function opt(
@@ -295,6 +355,11 @@ function opt(
   help: string,
 ): OptionSpec {
   return { key, flag, env, default: def, parse, help };
+}
+
+// A file name; empty for none.
+function path(raw: string): string {
+  return raw;
 }
 
 function text(raw: string): string {

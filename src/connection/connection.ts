@@ -37,6 +37,8 @@ export interface HandshakeInfo {
   remote: string;
   /** The Sec-WebSocket-Extensions response header, if an extension was agreed. */
   extensions?: string;
+  /** The subprotocol the 101 selected, if any. */
+  protocol?: string;
 }
 
 /** How a connection ended. */
@@ -92,6 +94,13 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   messagesOut = 0;
   bytesIn = 0;
   bytesOut = 0;
+  /** Bytes read from the socket after the request head (frames, headers included). */
+  wireBytesIn = 0;
+  /**
+   * The protocol error that failed the connection, if one did: its close code, reason, and how
+   * many bytes had arrived when it was found (the offending byte is within the last read).
+   */
+  protocolError: { code: number; reason: string; atByte: number } | null = null;
 
   #state: State = "CONNECTING";
   readonly #options: ConnectionOptions;
@@ -336,6 +345,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         }
         chunk = target !== null ? target.subarray(0, n) : this.#memory.commit(n);
       }
+      this.wireBytesIn += chunk.length;
       this.#liveness.input();
       if (this.#goingAway !== null) this.#armGrace(); // input still flowing: not quiet yet
       const r = await (this.#codec ??= new Codec(this.#options.maxMessage, this.#deflate !== null))
@@ -347,6 +357,9 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
         s.receive(frames);
       }
       if (error !== null) s.fail(error, { brokenInput: true });
+      if (s.failure !== null && this.protocolError === null) {
+        this.protocolError = { ...s.failure, atByte: this.wireBytesIn };
+      }
       return true;
     } finally {
       this.#reading = null;

@@ -12,7 +12,10 @@ import { type HttpResponse, textResponse } from "./response.ts";
 export interface UpgradePolicy {
   /** Origins allowed to upgrade; empty for any. The server's own page is always allowed. */
   allowedOrigins: readonly string[];
-  /** Subprotocols the server may select, in its order of preference; empty for none. */
+  /**
+   * Subprotocols the server may select (the client's first offered one on this list); empty for
+   * any: the first protocol the client offers is selected, as an echo speaks every protocol.
+   */
   protocols: readonly string[];
   /** permessage-deflate settings; null or absent: the extension is never agreed. */
   deflate?: DeflateOptions | null;
@@ -93,12 +96,19 @@ export function switchingProtocols(
   return new TextEncoder().encode(head + "\r\n");
 }
 
-/** Picks the first offered subprotocol that the server supports, if any. */
+// RFC 6455 §4.1: each subprotocol is an HTTP token (RFC 9110 §5.6.2).
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Picks the client's first offered subprotocol that `supported` lists, or, when `supported` is
+ * empty, the first offered one at all (a browser that offers protocols fails a 101 that selects
+ * none). Offers that are not valid tokens are never selected.
+ */
 export function selectProtocol(
-  offered: string[],
+  offered: readonly string[],
   supported: readonly string[],
 ): string | undefined {
-  return offered.find((p) => supported.includes(p));
+  return offered.find((p) => TOKEN.test(p) && (supported.length === 0 || supported.includes(p)));
 }
 
 /**

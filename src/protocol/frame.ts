@@ -41,7 +41,7 @@ export interface FramePiece {
   opcode: number;
   /** Declared payload length of the whole frame. */
   length: number;
-  /** The client's masking key, as the four bytes read big-endian. */
+  /** The client's masking key, as the four bytes read big-endian (0 in a server's frame). */
   maskKey: number;
   /** Bytes of header on the wire: 2, 4 or 10, plus 4 for the masking key. */
   headerLength: number;

@@ -10,12 +10,17 @@ import {
   ProtocolError,
 } from "./frame.ts";
 
-/** Limits the decoder enforces from frame headers alone. */
+/** Limits the decoder enforces from frame headers alone, and which side it decodes for. */
 export interface DecoderLimits {
   /** Largest payload a single frame may declare (1009 above it). */
   maxFrameSize: number;
   /** permessage-deflate is agreed: RSV1 may mark a message's first frame (RFC 7692 §6). */
   rsv1?: boolean;
+  /**
+   * "server" (the default) decodes a client's frames, which must be masked; "client" decodes a
+   * server's, which must not be (RFC 6455 §5.1: either fault is closed with 1002).
+   */
+  role?: "server" | "client";
 }
 
 const MAX_HEADER = 14;
@@ -29,6 +34,7 @@ const MAX_HEADER = 14;
 export class FrameParser {
   readonly #maxFrameSize: number;
   readonly #rsv1: boolean;
+  readonly #maskBit: number; // the MASK bit every frame must have: 0x80 from clients, 0 from servers
   #header = new Uint8Array(MAX_HEADER);
   #headerHave = 0;
   #control: Uint8Array | null = null; // partial control payload
@@ -48,6 +54,7 @@ export class FrameParser {
   constructor(limits: DecoderLimits) {
     this.#maxFrameSize = limits.maxFrameSize;
     this.#rsv1 = limits.rsv1 === true;
+    this.#maskBit = limits.role === "client" ? 0 : 0x80;
   }
 
   /** True once a protocol error has been reported. */
@@ -156,7 +163,12 @@ export class FrameParser {
       len = hi * 0x1_0000_0000 + lo;
       size = 10;
     }
-    if ((b1 & 0x80) === 0) this.#fail(CloseCode.ProtocolError, "client frame is not masked");
+    if ((b1 & 0x80) !== this.#maskBit) {
+      this.#fail(
+        CloseCode.ProtocolError,
+        this.#maskBit ? "client frame is not masked" : "server frame is masked",
+      );
+    }
     if (rsv !== 0) {
       // RSV1 marks a compressed message, on its first frame only: never on a continuation or a
       // control frame (RFC 7692 §6.1); RSV2 and RSV3 mean nothing here.
@@ -180,10 +192,14 @@ export class FrameParser {
     if (len > this.#maxFrameSize) {
       this.#fail(CloseCode.MessageTooBig, `frame of ${len} bytes exceeds ${this.#maxFrameSize}`);
     }
-    this.#maskKey =
-      ((src[at + size] << 24) | (src[at + size + 1] << 16) | (src[at + size + 2] << 8) |
-        src[at + size + 3]) >>> 0;
-    size += 4;
+    if (this.#maskBit) {
+      this.#maskKey =
+        ((src[at + size] << 24) | (src[at + size + 1] << 16) | (src[at + size + 2] << 8) |
+          src[at + size + 3]) >>> 0;
+      size += 4;
+    } else {
+      this.#maskKey = 0; // applyMask leaves the payload as it is
+    }
     this.#fin = fin;
     this.#rsv = rsv;
     this.#opcode = opcode;

@@ -1,6 +1,7 @@
 // Frames → bytes (RFC 6455 §5.2), coalescing small frames so that a batch costs one write.
 
 import type { Hold, OutFrame } from "./frame.ts";
+import { applyMask } from "./mask.ts";
 
 // A payload at least this large is passed on as its own chunk (a view, not copied); smaller
 // ones are copied into the shared write buffer, which is cheaper than an extra write.
@@ -121,6 +122,30 @@ export function encodeFrames(
     start = end;
   }
   return { chunks, holds };
+}
+
+/**
+ * One frame as a client sends it (RFC 6455 §5.3): MASK bit set, `maskKey` (four bytes
+ * big-endian, to be drawn fresh and unpredictable for every frame) after the length, and the
+ * payload XORed with it. The payload is copied, not changed.
+ */
+export function encodeMaskedFrame(
+  opcode: number,
+  fin: boolean,
+  payload: Uint8Array,
+  maskKey: number,
+): Uint8Array {
+  const h = headerLength(payload.length);
+  const out = new Uint8Array(h + 4 + payload.length);
+  writeHeader(out, 0, opcode, fin, payload.length);
+  out[1] |= 0x80;
+  out[h] = maskKey >>> 24;
+  out[h + 1] = (maskKey >>> 16) & 0xff;
+  out[h + 2] = (maskKey >>> 8) & 0xff;
+  out[h + 3] = maskKey & 0xff;
+  out.set(payload, h + 4);
+  applyMask(out.subarray(h + 4), maskKey, 0);
+  return out;
 }
 
 // Header and payload as one view when the frame has room for its header: the header is written

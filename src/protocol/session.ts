@@ -150,6 +150,8 @@ export class Session {
   brokenInput = false;
   /** True once both close frames have been exchanged. */
   cleanClose = false;
+  /** The first failure recorded (the close code it answers with, and why), for logs. */
+  failure: { code: number; reason: string } | null = null;
 
   constructor(options: SessionOptions) {
     this.#maxMessage = options.maxMessage;
@@ -195,6 +197,7 @@ export class Session {
   ): void {
     if (how.brokenInput) this.brokenInput = true;
     if (this.#inputDone) return;
+    this.failure = { code: error.code, reason: error.message };
     this.#inputDone = true;
     this.#dropMessage();
     this.#events.push({

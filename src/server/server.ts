@@ -235,6 +235,7 @@ export class Server implements ServerView {
         accept: answer.accept,
         remote: `${socket.remote.hostname}:${socket.remote.port}`,
         extensions: answer.extensions,
+        protocol: answer.protocol,
       },
       deflate: answer.deflate ?? null,
     };
@@ -258,6 +259,12 @@ export class Server implements ServerView {
     return ws.open(up.response)
       .then((opened) => {
         if (!opened) return ws.close(); // the 101 could not be written: the peer is gone
+        this.#log.log("debug", "connection_opened", {
+          id,
+          remote: up.handshake.remote,
+          path: up.handshake.path,
+          protocol: up.handshake.protocol,
+        });
         return Promise.resolve(ws).then(up.app).then(
           () => ws.close(CloseCode.Normal),
           (err) => {
@@ -284,6 +291,17 @@ export class Server implements ServerView {
 
   // Counts and logs a WebSocket connection that has closed.
   #served(ws: WebSocketConnection, info: CloseInfo, started: number): void {
+    const error = ws.protocolError;
+    if (error !== null) {
+      // Where: the offending byte is among the last read's, so at or before `at_byte`.
+      this.#log.log("debug", "protocol_error", {
+        id: ws.id,
+        remote: ws.handshake?.remote,
+        close_code: error.code,
+        reason: error.reason,
+        at_byte: error.atByte,
+      });
+    }
     this.metrics.closed(info.code);
     this.metrics.messagesIn += ws.messagesIn;
     this.metrics.messagesOut += ws.messagesOut;
@@ -365,7 +383,14 @@ interface Upgrade {
   app: WebSocketApp;
   response: Uint8Array;
   initial: Uint8Array;
-  handshake: { path: string; key: string; accept: string; remote: string; extensions?: string };
+  handshake: {
+    path: string;
+    key: string;
+    accept: string;
+    remote: string;
+    extensions?: string;
+    protocol?: string;
+  };
   deflate: DeflateParams | null;
 }
 

@@ -61,8 +61,18 @@ async function startTask(): Promise<string[]> {
   return (start as string).trim().split(/\s+/);
 }
 
-/** The names in a `--allow-env=A,B,C` argument. */
-function allowEnv(args: string[]): string[] {
+/**
+ * The environment variables `deno run args` may read: a `--allow-env=A,B,C` argument, or the
+ * `env` list of the deno.json permission set named by `-P=NAME`.
+ */
+async function allowEnv(args: string[]): Promise<string[]> {
+  const set = args.find((a) => a.startsWith("-P=") || a.startsWith("--permission-set="));
+  if (set !== undefined) {
+    const name = set.slice(set.indexOf("=") + 1);
+    const env = JSON.parse(await read("deno.json")).permissions?.[name]?.env;
+    assert.ok(Array.isArray(env), `deno.json has no permission set ${name} with an env list`);
+    return env;
+  }
   const flag = args.find((a) => a.startsWith("--allow-env"));
   assert.ok(flag !== undefined, `no --allow-env in ${args.join(" ")}`);
   assert.ok(flag.includes("="), "--allow-env is not limited to named variables");
@@ -129,9 +139,9 @@ Deno.test("Dockerfile: ENTRYPOINT deno, and CMD is exactly the start task's argu
 
 Deno.test("--allow-env names the variables src/config.ts reads, in the task and the image", async () => {
   const want = [...ENV_NAMES].sort();
-  assert.deepEqual([...allowEnv(await startTask())].sort(), want);
+  assert.deepEqual([...await allowEnv(await startTask())].sort(), want);
   const docker = dockerInstructions(await read("Dockerfile"));
-  assert.deepEqual([...allowEnv(execForm("CMD", only(docker, "CMD")))].sort(), want);
+  assert.deepEqual([...await allowEnv(execForm("CMD", only(docker, "CMD")))].sort(), want);
 });
 
 Deno.test("the image's Deno version is the one README and CI pin", async () => {

@@ -211,6 +211,27 @@ Deno.test("handshake: selectProtocol picks the client's first supported protocol
   assert.equal(selectProtocol([], ["b"]), undefined);
 });
 
+Deno.test("handshake: with no protocols configured, the client's first offer is selected", () => {
+  assert.equal(selectProtocol(["chat", "superchat"], []), "chat");
+  assert.equal(selectProtocol([], []), undefined);
+  // Not a token (RFC 9110 §5.6.2): never echoed back, the next offer is taken.
+  assert.equal(selectProtocol(['"quoted"', "a/b", "v2"], []), "v2");
+  assert.equal(selectProtocol(["a b"], []), undefined);
+});
+
+Deno.test("acceptUpgrade: by default the first offered subprotocol is selected", async () => {
+  const d = await acceptUpgrade(request({ "Sec-WebSocket-Protocol": "chat, superchat" }), POLICY);
+  assert.ok(d.ok);
+  assert.equal(d.protocol, "chat");
+  assert.match(new TextDecoder().decode(d.response), /\r\nSec-WebSocket-Protocol: chat\r\n/);
+  const none = await acceptUpgrade(
+    request({ "Sec-WebSocket-Protocol": "chat" }),
+    { allowedOrigins: [], protocols: ["v2"] },
+  );
+  assert.ok(none.ok, "a restricted server still upgrades, selecting nothing");
+  assert.equal(none.protocol, undefined);
+});
+
 const POLICY = { allowedOrigins: [] as string[], protocols: [] as string[] };
 
 Deno.test("acceptUpgrade: a valid request gets the 101 with the accept value of its key", async () => {

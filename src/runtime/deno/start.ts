@@ -1,14 +1,30 @@
-// Starting wsecho on Deno: the page read from src/static/, a TCP listener, the server.
+// Starting wsecho on Deno: the page read from src/static/, a TCP (or TLS) listener, the server.
 
 import type { Config } from "../../config.ts";
-import type { Logger } from "../../log.ts";
+import type { Listener } from "../../connection/socket.ts";
+import { type Logger, SUMMARY } from "../../log.ts";
+import { VERSION } from "../../version.ts";
+import { hostPort } from "./start_errors.ts";
 import type { Server } from "../../server/server.ts";
 import { type Assets, startWsecho } from "../../wsecho.ts";
 import { listenTcp } from "./tcp.ts";
+import { listenTls, type TlsListener } from "./tls.ts";
 
 /** Reads the page from src/static/. */
 export async function loadAssets(): Promise<Assets> {
   return { indexHtml: await Deno.readFile(new URL("../../static/index.html", import.meta.url)) };
+}
+
+/** Binds `config.host:config.port`: TLS when `config.cert` is set (then reloadable), else TCP. */
+export async function listen(
+  config: Config,
+  reusePort?: boolean,
+): Promise<Listener | TlsListener> {
+  const where = { hostname: config.host, port: config.port, reusePort };
+  if (config.cert !== "") {
+    return await listenTls({ ...where, certFile: config.cert, keyFile: config.key });
+  }
+  return listenTcp(where);
 }
 
 /** Binds `config.host:config.port` and serves wsecho there. */
@@ -18,6 +34,25 @@ export async function startDeno(
 ): Promise<Server> {
   const { reusePort, ...rest } = extra;
   const assets = await loadAssets();
-  const listener = listenTcp({ hostname: config.host, port: config.port, reusePort });
-  return startWsecho(listener, config, assets, rest);
+  return startWsecho(await listen(config, reusePort), config, assets, rest);
+}
+
+/**
+ * The "listening" event: the bound address as `url` (for machines), and the page and echo URLs
+ * a person can open from this machine (an unspecified address is reached at loopback).
+ */
+export function listeningFields(hostname: string, port: number, tls: boolean, workers: number) {
+  const local = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
+  const [http, ws] = tls ? ["https", "wss"] : ["http", "ws"];
+  const page = `${http}://${hostPort(local, port)}/`;
+  const echo = `${ws}://${hostPort(local, port)}/`;
+  const more = workers > 1 ? ` (${workers} workers)` : "";
+  return {
+    [SUMMARY]: `wsecho ${VERSION} listening on ${hostPort(hostname, port)}${more}: page ${page}` +
+      `  echo ${echo}`,
+    url: `${ws}://${hostPort(hostname, port)}/`,
+    page,
+    echo,
+    workers,
+  };
 }

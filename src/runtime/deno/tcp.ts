@@ -4,13 +4,13 @@
 
 import { type Listener, PeerGone, type Socket } from "../../connection/socket.ts";
 
-/** A Deno TCP connection as a Socket. */
-class DenoSocket implements Socket {
-  readonly #conn: Deno.TcpConn;
+/** A Deno TCP (or TLS) connection as a Socket. */
+export class DenoSocket implements Socket {
+  readonly #conn: Deno.Conn<Deno.NetAddr>;
   readonly remote: { hostname: string; port: number };
   #closed = false;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.Conn<Deno.NetAddr>) {
     this.#conn = conn;
     this.remote = { hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port };
   }

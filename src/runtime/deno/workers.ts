@@ -7,6 +7,8 @@
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { onSignals, watchParent } from "./signals.ts";
+import { listeningFields } from "./start.ts";
+import { describeStartError, Exit } from "./start_errors.ts";
 
 /** Messages between the main thread and a worker (see worker.ts). */
 export type WorkerMessage =
@@ -18,19 +20,9 @@ export type WorkerMessage =
 
 /** The one line that says why the server cannot listen on `host:port`. */
 export function startFailure(err: unknown, host: string, port: number): string {
-  const where = `cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}`;
-  if (err instanceof Deno.errors.AddrInUse) return `wsecho: ${where}: the port is already in use`;
-  if (err instanceof Deno.errors.AddrNotAvailable) {
-    return `wsecho: ${where}: HOST is not an address of this machine`;
-  }
-  if (err instanceof Deno.errors.PermissionDenied) {
-    return `wsecho: ${where}: permission denied (ports below 1024 need privileges)`;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  if (/lookup address|Name or service not known|invalid.*address/i.test(message)) {
-    return `wsecho: ${where}: HOST cannot be resolved (${message})`;
-  }
-  return `wsecho: cannot start on ${where.slice("cannot listen on ".length)}: ${message}`;
+  const line = describeStartError(err, host, port);
+  if (line !== null) return `wsecho: ${line}`;
+  return `wsecho: cannot start: ${err instanceof Error ? err.stack : err}`;
 }
 
 /** Starts `config.workers` workers on one port; exits with one line if they cannot listen. */
@@ -42,7 +34,7 @@ export async function runWorkers(config: Config, log: Logger): Promise<void> {
     probe.close();
   } catch (err) {
     console.error(startFailure(err, config.host, port));
-    Deno.exit(1);
+    Deno.exit(Exit.CannotListen);
   }
   const workers: Worker[] = [];
   const listening: Promise<void>[] = [];
@@ -64,7 +56,7 @@ export async function runWorkers(config: Config, log: Logger): Promise<void> {
       if (e.data.kind === "listening") ready.resolve();
       else if (e.data.kind === "failed") {
         console.error(e.data.line);
-        Deno.exit(1);
+        Deno.exit(Exit.CannotListen);
       }
     };
     w.onerror = (e) => {
@@ -79,5 +71,9 @@ export async function runWorkers(config: Config, log: Logger): Promise<void> {
   }
   await Promise.all(listening);
   watchParent(() => stop("parent_gone"), log);
-  log.log("info", "listening", { url: `ws://${config.host}:${port}/`, workers: config.workers });
+  log.log(
+    "info",
+    "listening",
+    listeningFields(config.host, port, config.cert !== "", config.workers),
+  );
 }
