@@ -1,0 +1,65 @@
+// The integration and conformance suites once more, against wsecho on Bun: every test of those
+// files is registered again with "[bun] " before its name, and runs with its server started as a
+// Bun subprocess (support/server.ts). Bun comes from npm, pinned (support/runtime.ts); where it
+// cannot be had, these tests are skipped and the reason printed.
+
+import { findBun, setRuntime } from "../support/runtime.ts";
+
+// Static checks of the repository, not of a running server: once is enough.
+const DENO_ONLY = new Set(["deploy_test.ts"]);
+
+type TestFn = (t: Deno.TestContext) => void | Promise<void>;
+
+// The shapes of Deno.test the suites use: (name, fn), (name, options, fn) and (definition).
+function onBun(original: typeof Deno.test): typeof Deno.test {
+  const wrap = (fn: TestFn): TestFn => async (t) => {
+    setRuntime("bun");
+    try {
+      await fn(t);
+    } finally {
+      setRuntime("deno");
+    }
+  };
+  const register = (...args: unknown[]): void => {
+    if (typeof args[0] === "string" && typeof args[1] === "function") {
+      original(`[bun] ${args[0]}`, wrap(args[1] as TestFn));
+    } else if (typeof args[0] === "string") {
+      const options = args[1] as Omit<Deno.TestDefinition, "name" | "fn">;
+      original({ ...options, name: `[bun] ${args[0]}`, fn: wrap(args[2] as TestFn) });
+    } else {
+      const def = args[0] as Deno.TestDefinition;
+      original({ ...def, name: `[bun] ${def.name}`, fn: wrap(def.fn) });
+    }
+  };
+  return Object.assign(register, {
+    ignore: original.ignore,
+    only: original.only,
+  }) as typeof Deno.test;
+}
+
+const found = await findBun();
+if (!("path" in found)) {
+  console.log(`bun tests skipped: ${found.reason}`);
+  Deno.test({ name: `[bun] suites (skipped: ${found.reason})`, ignore: true, fn() {} });
+} else {
+  const original = Deno.test;
+  const files: URL[] = [];
+  for (const dir of ["../integration/", "../conformance/"]) {
+    const base = new URL(dir, import.meta.url);
+    for await (const entry of Deno.readDir(base)) {
+      if (entry.name.endsWith("_test.ts") && !DENO_ONLY.has(entry.name)) {
+        files.push(new URL(entry.name, base));
+      }
+    }
+  }
+  files.sort((a, b) => a.href.localeCompare(b.href));
+  // Deno.test is read-only in the types, not at run time: the suites' own calls are redirected.
+  const deno = Deno as { test: typeof Deno.test };
+  deno.test = onBun(original);
+  try {
+    // A query makes these modules distinct from the ones `deno test` loads for Deno.
+    for (const file of files) await import(`${file.href}?runtime=bun`);
+  } finally {
+    deno.test = original;
+  }
+}
