@@ -12,7 +12,8 @@
 # env: ROUNDS (3), DURATION (8), WARMUP (2), SCENARIOS (S1,S2,S3,S4,S5), REFS (bun,deno: the
 #   comparisons to make), S5_CONNS (10000), S5_HOLD (10), S5_ROUNDS (= ROUNDS), PORT_BASE (9450:
 #   uses PORT_BASE..+3 and +10..+39), SERVER_CPU (1), LOAD_CPU (0), WSLOAD_DIR, DENO,
-#   BUN (the Bun binary; default: the one `npx -y bun@1.4.5` brings), WSECHO_ARGS
+#   BUN (the Bun binary; default: the one `npx -y bun@1.4.5` brings), WSECHO_ARGS,
+#   WSECHO_REV (default HEAD: both wsechos run from that commit's src/, not the work tree)
 # quick run: ROUNDS=1 DURATION=3 deno task bench:load:bun
 set -euo pipefail
 
@@ -60,6 +61,7 @@ if [ -z "${BUN:-}" ]; then
 fi
 export BUN # compare.sh -r bun runs its bun_echo.js with it
 
+WSECHO_REV="${WSECHO_REV:-HEAD}"
 ensure_wsload
 OUT="$ROOT/bench/results/load-bun-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
@@ -79,7 +81,7 @@ trap 'exit 143' TERM
   setup_commands
   extra=()
   read -ra extra <<<"${WSECHO_ARGS:-}"
-  WSECHO_BUN_CMD=("$BUN" "$ROOT/src/runtime/bun/main.ts" --host 127.0.0.1 --port "{PORT}"
+  WSECHO_BUN_CMD=("$BUN" "$SNAPSHOT_DIR/src/runtime/bun/main.ts" --host 127.0.0.1 --port "{PORT}"
     --log-level warn "${extra[@]}")
   BUN_NATIVE_CMD=("$BUN" "$WSLOAD_DIR/servers/bun_echo.js" "{PORT}")
   echo "bun: $("$BUN" --version) ($BUN); deno: $("$DENO" --version | head -1); wsload: $WSLOAD"
