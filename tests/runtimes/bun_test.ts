@@ -1,9 +1,12 @@
 // The integration and conformance suites once more, against wsecho on Bun: every test of those
-// files is registered again with "[bun] " before its name, and runs with its server started as a
-// Bun subprocess (support/server.ts). Bun comes from npm, pinned (support/runtime.ts); where it
+// files is registered again with "[bun] " before its name, and runs with its server in a Bun
+// process (support/server.ts and bun_host.ts: one process for all, so that no test pays for
+// Bun's start-up). The host's pipes outlive single tests, so these run without Deno's op and
+// resource sanitizers; the same tests run with them on Deno. Bun comes from npm, pinned (support/runtime.ts); where it
 // cannot be had, these tests are skipped and the reason printed.
 
 import { findBun, setRuntime } from "../support/runtime.ts";
+import { stopBunHost } from "../support/server.ts";
 
 // Static checks of the repository, not of a running server: once is enough.
 const DENO_ONLY = new Set(["deploy_test.ts"]);
@@ -20,15 +23,21 @@ function onBun(original: typeof Deno.test): typeof Deno.test {
       setRuntime("deno");
     }
   };
+  const unsanitized = { sanitizeOps: false, sanitizeResources: false };
   const register = (...args: unknown[]): void => {
     if (typeof args[0] === "string" && typeof args[1] === "function") {
-      original(`[bun] ${args[0]}`, wrap(args[1] as TestFn));
+      original({ ...unsanitized, name: `[bun] ${args[0]}`, fn: wrap(args[1] as TestFn) });
     } else if (typeof args[0] === "string") {
       const options = args[1] as Omit<Deno.TestDefinition, "name" | "fn">;
-      original({ ...options, name: `[bun] ${args[0]}`, fn: wrap(args[2] as TestFn) });
+      original({
+        ...options,
+        ...unsanitized,
+        name: `[bun] ${args[0]}`,
+        fn: wrap(args[2] as TestFn),
+      });
     } else {
       const def = args[0] as Deno.TestDefinition;
-      original({ ...def, name: `[bun] ${def.name}`, fn: wrap(def.fn) });
+      original({ ...def, ...unsanitized, name: `[bun] ${def.name}`, fn: wrap(def.fn) });
     }
   };
   return Object.assign(register, {
@@ -62,4 +71,10 @@ if (!("path" in found)) {
   } finally {
     deno.test = original;
   }
+  Deno.test({
+    name: "[bun] (end of the Bun tests: the host process exits)",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: stopBunHost,
+  });
 }
