@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Server } from "../../src/server/server.ts";
 import type { Config } from "../../src/config.ts";
-import { withServer } from "../support/server.ts";
+import { withDenoServer } from "../support/server.ts";
 
 const CHROMIUM = Deno.env.get("WSECHO_CHROMIUM") ?? "/usr/bin/chromium";
 // Not a string literal: `deno check` and `deno test` would otherwise fetch the package to
@@ -100,7 +100,7 @@ function pageTest(
     name: `page: ${name}` + (skip === null ? "" : ` (skipped: ${skip.short})`),
     ignore: skip !== null,
     async fn() {
-      await withServer(config, async (_port, server) => {
+      await withDenoServer(config, async (_port, server) => {
         const userDataDir = await Deno.makeTempDir({ prefix: "wsecho-chromium-" });
         const context = await playwright!.chromium.launchPersistentContext(userDataDir, {
           executablePath: CHROMIUM,

@@ -12,7 +12,7 @@ import {
   type ServerFrame,
   upgradeRequest,
 } from "../support/raw_client.ts";
-import { withServer } from "../support/server.ts";
+import { withDenoServer, withServer } from "../support/server.ts";
 
 const OP = { CONT: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
 const BASE: Partial<Config> = { closeTimeout: 1000, pingInterval: 0 };
@@ -309,7 +309,7 @@ Deno.test("inspect: the agreed parameters, RSV1, and the sizes on the wire and i
 });
 
 Deno.test("metrics: bytes before and after compression", async () => {
-  await withServer(BASE, async (port, server) => {
+  await withDenoServer(BASE, async (port, server) => {
     const { c } = await openWith(port, "permessage-deflate");
     try {
       const text = "count me ".repeat(100);
@@ -416,7 +416,7 @@ Deno.test("bomb: 16 KiB inflating to 16 MiB+ is closed 1009 at the limit; memory
   const zeros = new Uint8Array(16 * 1024 * 1024);
   const z = compress(zeros);
   assert.ok(z.length <= 17 * 1024, `${z.length}`);
-  await withServer({ ...BASE, maxMessage: 1024 * 1024 }, async (port, server) => {
+  await withDenoServer({ ...BASE, maxMessage: 1024 * 1024 }, async (port, server) => {
     const { c } = await openWith(port, "permessage-deflate");
     try {
       await c.sendFrame({ opcode: OP.BINARY, payload: z, rsv: 4 });

@@ -1,9 +1,11 @@
-// The real server process (src/runtime/deno/main.ts) and its signals: SIGTERM drains (every message already
-// sent is echoed, then close 1001, new upgrades refused), exits 0; a second signal (after a 1 s grace) exits at once.
+// The real server process (src/runtime/deno/main.ts, or bun/main.ts when tests/runtimes/ runs it
+// on Bun) and its signals: SIGTERM drains (every message already sent is echoed, then close 1001,
+// new upgrades refused), exits 0; a second signal (after a 1 s grace) exits at once.
 
 import assert from "node:assert/strict";
 import { REPEAT_GRACE_MS } from "../../src/runtime/deno/signals.ts";
 import { closePayload, RawClient, upgradeRequest } from "../support/raw_client.ts";
+import { mainCommand } from "../support/runtime.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -19,18 +21,9 @@ interface Proc {
 
 /** Starts the server with `args` after the permissions and reads its "listening" line. */
 async function start(args: string[]): Promise<Proc> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-net",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read=src",
-      "src/runtime/deno/main.ts",
-      "--host",
-      "127.0.0.1",
-      ...args,
-    ],
+  const command = await mainCommand(["--host", "127.0.0.1", ...args]);
+  const child = new Deno.Command(command.cmd, {
+    args: command.args,
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",

@@ -1,0 +1,48 @@
+// The whole per-read echo path in-process, as bench/pipeline_bench.ts, but timed by hand so that
+// the same file runs on Deno and on Bun: what the core's JavaScript costs per read on each
+// engine (V8, JavaScriptCore), without sockets.
+// Run: `deno run bench/pipeline_runtimes.ts` and `npx -y bun@1.4.5 bench/pipeline_runtimes.ts`.
+
+import { WebSocketConnection } from "../src/connection/connection.ts";
+import type { Socket } from "../src/connection/socket.ts";
+import { echo } from "../src/echo.ts";
+import { maskedFrames, SMALL_PAYLOAD } from "./hot_path_fixtures.ts";
+
+const READS = 20_000;
+
+async function echoReads(framesPerRead: number): Promise<void> {
+  const chunk = maskedFrames(framesPerRead, SMALL_PAYLOAD);
+  let reads = 0;
+  const conn: Socket = {
+    read(p) {
+      if (reads++ >= READS) return Promise.resolve(null);
+      p.set(chunk);
+      return Promise.resolve(chunk.length);
+    },
+    write: (p) => Promise.resolve(p.length),
+    closeWrite: () => Promise.resolve(),
+    close() {},
+    remote: { hostname: "127.0.0.1", port: 1 },
+  };
+  const ws = new WebSocketConnection(conn, {
+    options: { maxMessage: 1 << 24, closeTimeout: 1000, maxBackpressure: 1 << 20 },
+  });
+  await ws.open(new Uint8Array(1));
+  await echo(ws);
+}
+
+const runtime = "Bun" in globalThis ? "bun" : "deno";
+for (const frames of [1, 16]) {
+  await echoReads(frames); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await echoReads(frames);
+    times.push((performance.now() - t0) * 1000 / READS);
+  }
+  times.sort((a, b) => a - b);
+  console.log(
+    `${runtime}: ${frames} frame(s) per read: ${times[2].toFixed(2)} us per read ` +
+      `(median of 5 x ${READS} reads; ${(times[2] / frames).toFixed(3)} us per message)`,
+  );
+}
