@@ -3,7 +3,7 @@
 // It is what the page draws.
 
 import type { HandshakeInfo, WebSocketConnection } from "./connection/connection.ts";
-import { type FramePiece, Opcode } from "./protocol/frame.ts";
+import { type FramePiece, Opcode, OPCODE_NAMES } from "./protocol/frame.ts";
 import { headerLength, writeHeader } from "./protocol/frame_encoder.ts";
 import { WEBSOCKET_GUID } from "./protocol/handshake.ts";
 import { applyMask } from "./protocol/mask.ts";
@@ -14,15 +14,6 @@ export const INSPECT_PAYLOAD_BYTES = 32;
 
 /** Marks inspect reports, so that a client can tell them from echoes. */
 export const INSPECT_TAG = "inspect";
-
-const OPCODE_NAMES: Record<number, string> = {
-  [Opcode.Continuation]: "continuation",
-  [Opcode.Text]: "text",
-  [Opcode.Binary]: "binary",
-  [Opcode.Close]: "close",
-  [Opcode.Ping]: "ping",
-  [Opcode.Pong]: "pong",
-};
 
 /**
  * Echoes every message like "/", and reports as JSON text the handshake, every frame received,

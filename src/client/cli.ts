@@ -3,7 +3,7 @@
 // src/runtime/deno/client_main.ts (the only place the client names Deno).
 
 import type { Socket } from "../connection/socket.ts";
-import { CloseCode, isValidCloseCode, Opcode } from "../protocol/frame.ts";
+import { CloseCode, isValidCloseCode, Opcode, OPCODE_NAMES } from "../protocol/frame.ts";
 import type { Message } from "../protocol/session.ts";
 import { type ClientClose, HandshakeError, type WireFrame, WsClient } from "./client.ts";
 
@@ -112,15 +112,6 @@ export function parseClientArgs(args: readonly string[]): ClientArgs {
   if (url === null) throw new UsageError("no URL given");
   return { url, ...out };
 }
-
-const OPCODE_NAMES: Record<number, string> = {
-  [Opcode.Continuation]: "continuation",
-  [Opcode.Text]: "text",
-  [Opcode.Binary]: "binary",
-  [Opcode.Close]: "close",
-  [Opcode.Ping]: "ping",
-  [Opcode.Pong]: "pong",
-};
 
 /** Payload bytes drawn per frame (as /inspect reports them); the rest is only counted. */
 export const SHOWN_BYTES = 32;

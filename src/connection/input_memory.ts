@@ -116,6 +116,7 @@ export class InputMemory {
   #used = 0; // bytes of the slab read into so far
   #at = 0; // where the read in progress goes
   #large = false;
+  #filled = 0; // reads in a row that filled their room
   // Blocks besides the slab that are still counted: slabs left with claims on them, message
   // buffers in use or free for reuse. (Null while there are none: most connections.)
   #others: Block[] | null = null;
@@ -158,8 +159,11 @@ export class InputMemory {
   /** The `n` bytes the last read put into readBuffer()'s room, as a chunk. */
   commit(n: number): Uint8Array {
     const slab = this.#slab.bytes, at = this.#at;
-    // A read that filled its room means data is streaming: use large slabs from now on.
-    if (n === slab.length - at) this.#large = true;
+    // Two reads in a row that filled their room mean data is streaming: use large slabs from
+    // now on. (One is not enough: a single message just over a small slab would move every
+    // connection that sent one to 120 KiB slabs, and keep them there while idle.)
+    if (n < slab.length - at) this.#filled = 0;
+    else if (++this.#filled >= 2) this.#large = true;
     this.#used = at + n;
     return slab.subarray(at, at + n);
   }

@@ -10,6 +10,16 @@ export const Opcode = {
   Pong: 0xa,
 } as const;
 
+/** Names of the opcodes, as reports and the terminal client print them. */
+export const OPCODE_NAMES: Readonly<Record<number, string>> = {
+  [Opcode.Continuation]: "continuation",
+  [Opcode.Text]: "text",
+  [Opcode.Binary]: "binary",
+  [Opcode.Close]: "close",
+  [Opcode.Ping]: "ping",
+  [Opcode.Pong]: "pong",
+};
+
 /** Close status codes this server sends (RFC 6455 §7.4.1). */
 export const CloseCode = {
   Normal: 1000,

@@ -5,6 +5,7 @@
 import {
   type CloseInfo,
   type ConnectionOptions,
+  type HandshakeInfo,
   WebSocketConnection,
 } from "../connection/connection.ts";
 import { InputMemory, type MemoryBudget, unlimitedBudget } from "../connection/input_memory.ts";
@@ -383,14 +384,7 @@ interface Upgrade {
   app: WebSocketApp;
   response: Uint8Array;
   initial: Uint8Array;
-  handshake: {
-    path: string;
-    key: string;
-    accept: string;
-    remote: string;
-    extensions?: string;
-    protocol?: string;
-  };
+  handshake: HandshakeInfo;
   deflate: DeflateParams | null;
 }
 
