@@ -109,7 +109,13 @@ async function openOne(port: number, offer: string | null, i: number): Promise<R
   const echo = await c.frame();
   if (echo === null || echo.opcode !== 1) {
     c.close();
-    throw new Error(echo === null ? "no echo: TCP ended" : `no echo: opcode ${echo.opcode}`);
+    const code = echo !== null && echo.opcode === 8 && echo.payload.length >= 2
+      ? ` close ${(echo.payload[0] << 8) | echo.payload[1]} ` +
+        new TextDecoder().decode(echo.payload.subarray(2))
+      : "";
+    throw new Error(
+      echo === null ? "no echo: TCP ended" : `no echo: opcode ${echo.opcode}${code}`,
+    );
   }
   return c;
 }

@@ -237,7 +237,11 @@ Deno.test("http: 101 carries the right Sec-WebSocket-Accept", async () => {
         (r.headers.get("connection") ?? "").toLowerCase().split(",").map((s) => s.trim())
           .includes("upgrade"),
       );
-      assert.equal(r.headers.has("sec-websocket-extensions"), false, "no extension negotiated");
+      // permessage-deflate is on by default; the answer states the parameters in force.
+      assert.equal(
+        r.headers.get("sec-websocket-extensions"),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+      );
       await closeCleanly(c);
     } finally {
       c.close();
