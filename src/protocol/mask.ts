@@ -11,6 +11,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export function applyMask(data: Uint8Array, key: number, offset = 0): void {
   const n = data.length;
   if (n === 0 || key === 0) return;
+  if (n >= WORD_THRESHOLD && (data.buffer as ArrayBuffer).resizable) {
+    return maskViaScratch(data, key, offset);
+  }
   // Rotate the key so that its first byte applies to data[0].
   let k = rotate(key, offset);
   let i = 0;
@@ -35,4 +38,20 @@ function rotate(key: number, by: number): number {
 
 function byteSwap(x: number): number {
   return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+}
+
+// Views of a resizable ArrayBuffer (a reassembly buffer read into in place) are several times
+// slower to loop over in V8 than views of a fixed one, and would make the loop above
+// polymorphic: such data is copied in blocks to a fixed scratch buffer (a memcpy), unmasked
+// there, and copied back.
+const SCRATCH = new Uint8Array(64 * 1024);
+
+function maskViaScratch(data: Uint8Array, key: number, offset: number): void {
+  for (let at = 0; at < data.length; at += SCRATCH.length) {
+    const block = data.subarray(at, at + SCRATCH.length);
+    const scratch = SCRATCH.subarray(0, block.length);
+    scratch.set(block);
+    applyMask(scratch, key, offset + at);
+    block.set(scratch);
+  }
 }

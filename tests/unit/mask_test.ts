@@ -103,3 +103,16 @@ Deno.test("applyMask: masking in pieces at their offsets equals masking the whol
     assert.deepEqual(pieces, whole, `cuts ${cuts}`);
   }
 });
+
+Deno.test("applyMask: data in a resizable ArrayBuffer is masked as in a fixed one", () => {
+  for (const n of [0, 5, 31, 32, 1000, 64 * 1024 + 3, 200_000]) {
+    for (const offset of [0, 1, 3]) {
+      const fixed = new Uint8Array(n + 7).map((_, i) => (i * 31) & 0xff).subarray(7);
+      const rab = new Uint8Array(new ArrayBuffer(n + 7, { maxByteLength: n + 100 }), 7, n);
+      rab.set(fixed);
+      applyMask(fixed, 0x1a2b3c4d, offset);
+      applyMask(rab, 0x1a2b3c4d, offset);
+      assert.deepEqual(rab, fixed, `n=${n} offset=${offset}`);
+    }
+  }
+});
