@@ -219,8 +219,7 @@ Deno.test("http: 431 reaches a client that keeps on sending header lines", async
 });
 
 Deno.test("http: 101 carries the right Sec-WebSocket-Accept", async () => {
-  // (permessage-deflate off: with it, the offer below is taken; see deflate_test.ts)
-  await withServer({ ...SHORT, deflate: false }, async (port) => {
+  await withServer(SHORT, async (port) => {
     const c = await RawClient.connect(port);
     try {
       await c.send(upgradeRequest("/", {
