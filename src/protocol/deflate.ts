@@ -144,14 +144,28 @@ class RawZlib {
   }
 }
 
+/** What inflate and deflate streams share: the native stream, its reset and its end. */
+class ZStream {
+  constructor(protected readonly z: RawZlib) {}
+
+  /** Forgets the window: the next message starts afresh. */
+  reset(): void {
+    this.z.reset();
+  }
+
+  /** Frees the native stream. */
+  close(): void {
+    this.z.close();
+  }
+}
+
 /** A raw inflate stream: a message's compressed bytes in, its data out, as far as room allows. */
-export class Inflater {
-  readonly #z: RawZlib;
+export class Inflater extends ZStream {
   readonly windowBits: number;
 
   constructor(windowBits: number) {
+    super(new RawZlib(zlib.createInflateRaw({ windowBits }) as unknown as ZlibObject));
     this.windowBits = windowBits;
-    this.#z = new RawZlib(zlib.createInflateRaw({ windowBits }) as unknown as ZlibObject);
   }
 
   /**
@@ -167,45 +181,35 @@ export class Inflater {
     outOff: number,
     outEnd: number,
   ): [number, number] {
-    const written = this.#z.write(input, inOff, inEnd, out, outOff, outEnd);
-    let consumed = inEnd - inOff - this.#z.inputLeft;
+    const written = this.z.write(input, inOff, inEnd, out, outOff, outEnd);
+    let consumed = inEnd - inOff - this.z.inputLeft;
     if (consumed < inEnd - inOff && outOff + written < outEnd) {
       // Room left yet input refused: the DEFLATE stream ended (a block with BFINAL).
-      this.#z.reset();
+      this.z.reset();
       if (written === 0 && consumed === 0) {
         // Nothing taken even by a fresh stream would loop forever: take it as bad data.
-        const w = this.#z.write(input, inOff, inEnd, out, outOff, outEnd);
-        consumed = inEnd - inOff - this.#z.inputLeft;
+        const w = this.z.write(input, inOff, inEnd, out, outOff, outEnd);
+        consumed = inEnd - inOff - this.z.inputLeft;
         if (w === 0 && consumed === 0) throw new InflateError("inflate made no progress");
         return [w, consumed];
       }
     }
     return [written, consumed];
   }
-
-  /** Forgets the window: the next message starts afresh. */
-  reset(): void {
-    this.#z.reset();
-  }
-
-  /** Frees the native stream. */
-  close(): void {
-    this.#z.close();
-  }
 }
 
 /** A raw deflate stream compressing whole messages. */
-export class Deflater {
-  readonly #z: RawZlib;
-
+export class Deflater extends ZStream {
   constructor(windowBits: number, memLevel: number) {
     // zlib refuses a raw window of 8 (it uses 9 for 8 elsewhere): a window of 9 never reaches
     // back more than 250 bytes, which a peer with a 256-byte window can follow.
-    this.#z = new RawZlib(
-      zlib.createDeflateRaw({
-        windowBits: Math.max(9, windowBits),
-        memLevel,
-      }) as unknown as ZlibObject,
+    super(
+      new RawZlib(
+        zlib.createDeflateRaw({
+          windowBits: Math.max(9, windowBits),
+          memLevel,
+        }) as unknown as ZlibObject,
+      ),
     );
   }
 
@@ -217,8 +221,8 @@ export class Deflater {
     let out = scratch(data.length + (data.length >>> 3) + 64);
     let size = 0, inOff = 0;
     for (;;) {
-      size += this.#z.write(data, inOff, data.length, out, size, out.length);
-      inOff = data.length - this.#z.inputLeft;
+      size += this.z.write(data, inOff, data.length, out, size, out.length);
+      inOff = data.length - this.z.inputLeft;
       if (size < out.length) break; // all input taken and flushed with room to spare
       const bigger = new Uint8Array(out.length * 2);
       bigger.set(out);
@@ -230,16 +234,6 @@ export class Deflater {
     // A large message's scratch space is not kept for good.
     if (scratchBuffer.length > SCRATCH_KEEP) scratchBuffer = new Uint8Array(SCRATCH_SIZE);
     return result.subarray(headroom);
-  }
-
-  /** Forgets the window: the next message starts afresh. */
-  reset(): void {
-    this.#z.reset();
-  }
-
-  /** Frees the native stream. */
-  close(): void {
-    this.#z.close();
   }
 }
 

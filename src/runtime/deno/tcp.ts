@@ -91,11 +91,16 @@ export function listenTcp(options: ListenOptions): Listener {
     close(): void {
       if (closed) return;
       closed = true;
-      try {
-        listener.close();
-      } catch (err) {
-        if (!(err instanceof Deno.errors.BadResource)) throw err;
-      }
+      closeListener(listener);
     },
   };
+}
+
+/** Closes a Deno listener; one already closed is left as it is. */
+export function closeListener(listener: Deno.Listener): void {
+  try {
+    listener.close();
+  } catch (err) {
+    if (!(err instanceof Deno.errors.BadResource)) throw err;
+  }
 }

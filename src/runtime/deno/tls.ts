@@ -3,7 +3,7 @@
 // certificate pair can be reloaded (SIGHUP in main.ts) without dropping open connections.
 
 import { type Listener, PeerGone, type Socket } from "../../connection/socket.ts";
-import { DenoSocket, type ListenOptions } from "./tcp.ts";
+import { closeListener, DenoSocket, type ListenOptions } from "./tcp.ts";
 
 /** Where to listen, and the PEM files of the certificate chain and its private key. */
 export interface TlsListenOptions extends ListenOptions {
@@ -168,11 +168,7 @@ export async function listenTls(options: TlsListenOptions): Promise<TlsListener>
     close(): void {
       if (closed) return;
       closed = true;
-      try {
-        listener.close();
-      } catch (err) {
-        if (!(err instanceof Deno.errors.BadResource)) throw err;
-      }
+      closeListener(listener);
     },
   };
 }
