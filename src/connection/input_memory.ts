@@ -311,6 +311,7 @@ export class InputMemory {
 // for `max` up front, from a process-wide allowance it shares with WebAssembly memories; when
 // that runs out (a huge --max-message times many connections), a fixed buffer does instead.
 function reserve(length: number, max: number): ArrayBuffer {
+  if (max <= length) return new ArrayBuffer(length); // it will never grow
   try {
     return new ArrayBuffer(length, { maxByteLength: max });
   } catch (err) {

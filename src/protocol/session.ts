@@ -81,6 +81,9 @@ export type AllocateMessage = (size: number, max: number) => MessageBuffer | nul
 /** The smallest reassembly buffer made for a message whose end is not yet in sight. */
 export const MIN_MESSAGE_BUFFER = 64 * 1024;
 
+/** A message of at most this many bytes, its end in sight, gets its whole buffer at once. */
+export const ONE_SHOT_MESSAGE = 1024 * 1024;
+
 /** The session's limits, and where its reassembly buffers come from. */
 export interface SessionOptions {
   /** Largest message, summed over its fragments (1009 above it). */
@@ -442,9 +445,15 @@ export class Session {
     const need = this.#msgSize + piece.length;
     let buf = this.#msgBuf;
     if (buf === null || buf.bytes.length < need) {
-      const max = this.#maxMessage;
+      let max = this.#maxMessage;
       let size = Math.min(max, Math.max(MIN_MESSAGE_BUFFER, (buf?.bytes.length ?? 0) * 2));
-      if (f.fin) size = Math.min(size, this.#msgSize + (f.length - f.offset));
+      if (f.fin) {
+        const end = this.#msgSize + (f.length - f.offset); // the message's known total
+        size = Math.min(size, end);
+        // A small enough message gets its whole buffer at once, of a fixed size: bounded, and
+        // loops over views of growable buffers (the unmask) are several times slower.
+        if (buf === null && end <= ONE_SHOT_MESSAGE) size = max = end;
+      }
       size = Math.max(size, need);
       const grown = buf?.grow?.(size) ?? null;
       if (grown === false) return false;
