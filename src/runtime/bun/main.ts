@@ -3,6 +3,7 @@
 
 import process from "node:process";
 import { type Config, ConfigError, ENV_NAMES, helpText, loadConfig } from "../../config.ts";
+import { listeningFields } from "../../listening.ts";
 import { Logger } from "../../log.ts";
 import { startBun } from "./start.ts";
 
@@ -45,7 +46,7 @@ async function runSingle(config: Config, log: Logger): Promise<void> {
   // Signal handlers first: whoever reads "listening" may send SIGTERM at once.
   onSignals(() => server.drain(config.drainTimeout));
   const { hostname, port } = server.addr;
-  log.log("info", "listening", { url: `ws://${hostname}:${port}/`, workers: 1, runtime: "bun" });
+  log.log("info", "listening", { ...listeningFields(hostname, port, false, 1), runtime: "bun" });
 }
 
 // Several workers (threads with their own event loop), each with its own listener on the same
@@ -84,8 +85,7 @@ async function runWorkers(config: Config, log: Logger): Promise<void> {
   }
   await Promise.all(listening);
   log.log("info", "listening", {
-    url: `ws://${config.host}:${port}/`,
-    workers: config.workers,
+    ...listeningFields(config.host, port, false, config.workers),
     runtime: "bun",
   });
 }
@@ -105,7 +105,9 @@ if (import.meta.main) {
     console.error(`wsecho: ${err.message}`);
     process.exit(2);
   }
-  const log = new Logger(config.logLevel);
+  // "auto": a person at a terminal reads text; a log collector gets JSON.
+  if (config.logFormat === "auto") config.logFormat = process.stdout.isTTY ? "text" : "json";
+  const log = new Logger(config.logLevel, {}, undefined, config.logFormat);
   logInsteadOfCrashingOnBun(log);
   try {
     if (config.workers > 1) await runWorkers(config, log);

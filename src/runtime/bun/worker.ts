@@ -20,7 +20,9 @@ self.onmessage = async (e: MessageEvent<WorkerMessage>) => {
   const msg = e.data;
   if (msg.kind === "start") {
     config = msg.config;
-    const log = new Logger(config.logLevel, { worker: msg.worker });
+    // (main.ts has resolved "auto" to the format of its own stdout.)
+    const format = config.logFormat === "text" ? "text" : "json";
+    const log = new Logger(config.logLevel, { worker: msg.worker }, undefined, format);
     logInsteadOfCrashingOnBun(log);
     server = await startBun(config, { logger: log, worker: msg.worker, reusePort: true });
     self.postMessage({ kind: "listening", ...server.addr });

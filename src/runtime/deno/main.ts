@@ -5,7 +5,8 @@ import { Logger, logInsteadOfCrashing } from "../../log.ts";
 import { VERSION } from "../../version.ts";
 import { startWsecho } from "../../wsecho.ts";
 import { onSignals, watchParent } from "./signals.ts";
-import { listen, listeningFields, loadAssets } from "./start.ts";
+import { listeningFields } from "../../listening.ts";
+import { listen, loadAssets } from "./start.ts";
 import { describeStartError, Exit } from "./start_errors.ts";
 import { runWorkers } from "./workers.ts";
 

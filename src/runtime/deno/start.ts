@@ -2,9 +2,7 @@
 
 import type { Config } from "../../config.ts";
 import type { Listener } from "../../connection/socket.ts";
-import { type Logger, SUMMARY } from "../../log.ts";
-import { VERSION } from "../../version.ts";
-import { hostPort } from "./start_errors.ts";
+import type { Logger } from "../../log.ts";
 import type { Server } from "../../server/server.ts";
 import { type Assets, startWsecho } from "../../wsecho.ts";
 import { listenTcp } from "./tcp.ts";
@@ -35,24 +33,4 @@ export async function startDeno(
   const { reusePort, ...rest } = extra;
   const assets = await loadAssets();
   return startWsecho(await listen(config, reusePort), config, assets, rest);
-}
-
-/**
- * The "listening" event: the bound address as `url` (for machines), and the page and echo URLs
- * a person can open from this machine (an unspecified address is reached at loopback).
- */
-export function listeningFields(hostname: string, port: number, tls: boolean, workers: number) {
-  const local = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
-  const [http, ws] = tls ? ["https", "wss"] : ["http", "ws"];
-  const page = `${http}://${hostPort(local, port)}/`;
-  const echo = `${ws}://${hostPort(local, port)}/`;
-  const more = workers > 1 ? ` (${workers} workers)` : "";
-  return {
-    [SUMMARY]: `wsecho ${VERSION} listening on ${hostPort(hostname, port)}${more}: page ${page}` +
-      `  echo ${echo}`,
-    url: `${ws}://${hostPort(hostname, port)}/`,
-    page,
-    echo,
-    workers,
-  };
 }

@@ -1,6 +1,7 @@
 // Why the server could not start, in one line that names what failed (the address, the host,
 // the certificate file), and the exit status that goes with it (see README, Exit statuses).
 
+import { hostPort } from "../../listening.ts";
 import { TlsFilesError } from "./tls.ts";
 
 /** Exit statuses of src/runtime/deno/main.ts. */
@@ -14,11 +15,6 @@ export const Exit = {
   /** The address could not be listened on, or the TLS pair could not be used. */
   CannotListen: 3,
 } as const;
-
-/** `host:port`, with an IPv6 host in brackets. */
-export function hostPort(host: string, port: number): string {
-  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
 
 /**
  * The one-line reason a start failed, for the errors a start is expected to meet; null for any

@@ -7,7 +7,7 @@
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { onSignals, watchParent } from "./signals.ts";
-import { listeningFields } from "./start.ts";
+import { listeningFields } from "../../listening.ts";
 import { describeStartError, Exit } from "./start_errors.ts";
 
 /** Messages between the main thread and a worker (see worker.ts). */
