@@ -1,6 +1,9 @@
 // Inputs for bench/hot_path_bench.ts and the units bench/report_hot_path.ts turns timings into.
-// Pure data builders: importing this module registers no benchmark.
+// Data builders, and the in-process echo path: importing this module registers no benchmark.
 
+import { WebSocketConnection } from "../src/connection/connection.ts";
+import type { Socket } from "../src/connection/socket.ts";
+import { echo } from "../src/echo.ts";
 import type { OutFrame } from "../src/protocol/frame.ts";
 
 /** The masking key wsload uses (37 fa 21 3d), read big-endian as the decoder does. */
@@ -150,3 +153,28 @@ export const UNITS: Record<string, Units> = {
   [NAMES.encode]: { bytes: SMALL_FRAMES * SMALL_PAYLOAD, frames: SMALL_FRAMES },
   [NAMES.encodeLarge]: { bytes: 16 * 16 * 1024, frames: 16 },
 };
+
+/**
+ * Runs the real echo loop over a fake socket that hands it `reads` chunks of `framesPerRead`
+ * small masked frames and swallows the writes: the core's JavaScript cost, without a kernel.
+ */
+export async function echoReads(framesPerRead: number, reads: number): Promise<void> {
+  const chunk = maskedFrames(framesPerRead, SMALL_PAYLOAD);
+  let done = 0;
+  const conn: Socket = {
+    read(p) {
+      if (done++ >= reads) return Promise.resolve(null);
+      p.set(chunk);
+      return Promise.resolve(chunk.length);
+    },
+    write: (p) => Promise.resolve(p.length),
+    closeWrite: () => Promise.resolve(),
+    close() {},
+    remote: { hostname: "127.0.0.1", port: 1 },
+  };
+  const ws = new WebSocketConnection(conn, {
+    options: { maxMessage: 1 << 24, closeTimeout: 1000, maxBackpressure: 1 << 20 },
+  });
+  await ws.open(new Uint8Array(1));
+  await echo(ws);
+}

@@ -3,41 +3,17 @@
 // engine (V8, JavaScriptCore), without sockets.
 // Run: `deno run bench/pipeline_runtimes.ts` and `npx -y bun@1.4.5 bench/pipeline_runtimes.ts`.
 
-import { WebSocketConnection } from "../src/connection/connection.ts";
-import type { Socket } from "../src/connection/socket.ts";
-import { echo } from "../src/echo.ts";
-import { maskedFrames, SMALL_PAYLOAD } from "./hot_path_fixtures.ts";
+import { echoReads } from "./hot_path_fixtures.ts";
 
 const READS = 20_000;
 
-async function echoReads(framesPerRead: number): Promise<void> {
-  const chunk = maskedFrames(framesPerRead, SMALL_PAYLOAD);
-  let reads = 0;
-  const conn: Socket = {
-    read(p) {
-      if (reads++ >= READS) return Promise.resolve(null);
-      p.set(chunk);
-      return Promise.resolve(chunk.length);
-    },
-    write: (p) => Promise.resolve(p.length),
-    closeWrite: () => Promise.resolve(),
-    close() {},
-    remote: { hostname: "127.0.0.1", port: 1 },
-  };
-  const ws = new WebSocketConnection(conn, {
-    options: { maxMessage: 1 << 24, closeTimeout: 1000, maxBackpressure: 1 << 20 },
-  });
-  await ws.open(new Uint8Array(1));
-  await echo(ws);
-}
-
 const runtime = "Bun" in globalThis ? "bun" : "deno";
 for (const frames of [1, 16]) {
-  await echoReads(frames); // warm-up
+  await echoReads(frames, READS); // warm-up
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
-    await echoReads(frames);
+    await echoReads(frames, READS);
     times.push((performance.now() - t0) * 1000 / READS);
   }
   times.sort((a, b) => a - b);
