@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { REPEAT_GRACE_MS } from "../../src/runtime/deno/signals.ts";
 import { closePayload, RawClient, upgradeRequest } from "../support/raw_client.ts";
 import { mainCommand } from "../support/runtime.ts";
+import { forEachLine } from "../support/lines.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -34,20 +35,13 @@ async function start(args: string[]): Promise<Proc> {
   const listening = Promise.withResolvers<string>();
   // Both streams are read to their end whatever happens (the sanitizers want them consumed).
   const stdout = (async () => {
-    let pending = "";
-    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-      pending += text;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) !== -1) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        try {
-          const e = JSON.parse(line);
-          events.push(e);
-          if (e.event === "listening") listening.resolve(String(e.url));
-        } catch { /* not a log line */ }
-      }
-    }
+    await forEachLine(child.stdout, (line) => {
+      try {
+        const e = JSON.parse(line);
+        events.push(e);
+        if (e.event === "listening") listening.resolve(String(e.url));
+      } catch { /* not a log line */ }
+    });
     listening.reject(new Error("the server ended before it was listening"));
   })();
   const stderr = (async () => {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { REPEAT_GRACE_MS } from "../../src/runtime/deno/signals.ts";
 import { RawClient } from "../support/raw_client.ts";
+import { forEachLine } from "../support/lines.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -57,22 +58,15 @@ function spawn(cmd: string, args: string[], group = false): Tree {
     kill();
   }, GUARD_MS);
   const stdout = (async () => {
-    let pending = "";
-    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-      pending += text;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) !== -1) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        try {
-          const e = JSON.parse(line);
-          events.push(e);
-          if (e.event === "listening") {
-            listening.resolve(Number(new URL(String(e.url).replace(/^ws/, "http")).port));
-          }
-        } catch { /* not a log line (deno task prints its command) */ }
-      }
-    }
+    await forEachLine(child.stdout, (line) => {
+      try {
+        const e = JSON.parse(line);
+        events.push(e);
+        if (e.event === "listening") {
+          listening.resolve(Number(new URL(String(e.url).replace(/^ws/, "http")).port));
+        }
+      } catch { /* not a log line (deno task prints its command) */ }
+    });
     listening.reject(new Error("ended before listening"));
   })();
   const stderr = (async () => {

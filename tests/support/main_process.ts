@@ -1,6 +1,8 @@
 // src/runtime/deno/main.ts as a child process, run as `deno task start` runs it (the deno.json
 // permission set), with its output read line by line.
 
+import { forEachLine } from "./lines.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** A running main.ts: its lines so far, and how to wait for one and to end it. */
@@ -29,20 +31,13 @@ export function spawnMain(args: string[], denoFlags: string[] = []): MainProcess
   let ended = false;
   const endWaiters: (() => void)[] = [];
   const stdout = (async () => {
-    let pending = "";
-    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-      pending += text;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) !== -1) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        lines.push(line);
-        for (const w of waiters.splice(0)) {
-          if (w.match(line)) w.resolve(line);
-          else waiters.push(w);
-        }
+    await forEachLine(child.stdout, (line) => {
+      lines.push(line);
+      for (const w of waiters.splice(0)) {
+        if (w.match(line)) w.resolve(line);
+        else waiters.push(w);
       }
-    }
+    });
     ended = true;
     for (const f of endWaiters) f();
   })();

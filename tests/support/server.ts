@@ -5,6 +5,7 @@ import { type Config, defaultConfig } from "../../src/config.ts";
 import { startDeno } from "../../src/runtime/deno/start.ts";
 import type { Server } from "../../src/server/server.ts";
 import { currentRuntime, findBun, ROOT_DIR } from "./runtime.ts";
+import { forEachLine } from "./lines.ts";
 
 /** What a test may ask of the server besides its port. */
 export interface ServerView {
@@ -125,17 +126,11 @@ class BunHost {
       return all;
     })();
     this.#reading = (async () => {
-      let pending = "";
-      for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-        pending += text;
-        let nl: number;
-        while ((nl = pending.indexOf("\n")) !== -1) {
-          const m = JSON.parse(pending.slice(0, nl)) as HostMessage;
-          pending = pending.slice(nl + 1);
-          if (m.connections !== undefined) this.#counts.set(m.id, m.connections);
-          else this.#waiting.get(m.id)?.(m);
-        }
-      }
+      await forEachLine(child.stdout, (line) => {
+        const m = JSON.parse(line) as HostMessage;
+        if (m.connections !== undefined) this.#counts.set(m.id, m.connections);
+        else this.#waiting.get(m.id)?.(m);
+      });
       this.#ended = new Error("the Bun host process ended");
       for (const answer of this.#waiting.values()) answer({ id: 0, error: this.#ended.message });
     })();
