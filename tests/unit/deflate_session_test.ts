@@ -17,6 +17,7 @@ import {
   Message,
   Session,
 } from "../../src/protocol/session.ts";
+import { pieces } from "../support/frames.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -80,28 +81,6 @@ Deno.test("decoder: RSV1 only with the extension, only on a message's first fram
   }
 });
 
-/** Pieces of one compressed frame split at `cuts`. */
-function pieces(opcode: number, payload: Uint8Array, cuts: number[], rsv = 4): FramePiece[] {
-  const out: FramePiece[] = [];
-  let start = 0;
-  for (const end of [...cuts, payload.length]) {
-    out.push({
-      fin: true,
-      rsv,
-      opcode,
-      length: payload.length,
-      maskKey: 0,
-      headerLength: 8,
-      payload: payload.subarray(start, end),
-      offset: start,
-      first: start === 0,
-      end: end === payload.length,
-    });
-    start = end;
-  }
-  return out;
-}
-
 function session(maxMessage: number, allocate: AllocateMessage = allocateFresh) {
   const deflate = new PerMessageDeflate(PARAMS, OPTIONS);
   return { s: new Session({ maxMessage, allocate, deflate }), deflate };
@@ -113,7 +92,7 @@ Deno.test("session: a compressed message split over many reads inflates whole", 
   const { s, deflate } = session(1 << 20);
   const cuts = [];
   for (let i = 7; i < z.length; i += 13) cuts.push(i);
-  s.receive(pieces(1, z, cuts));
+  s.receive(pieces(1, z, cuts, { rsv: 4 }));
   const m = s.next();
   assert.ok(m !== null);
   assert.equal(m.type, "text");
@@ -130,7 +109,7 @@ Deno.test("session: inflation stops at the limit (1009), taking memory only as o
   };
   const max = 256 * 1024;
   const { s, deflate } = session(max, counting);
-  s.receive(pieces(2, compress(new Uint8Array(64 * 1024 * 1024)), [])); // 64 MiB of zeros
+  s.receive(pieces(2, compress(new Uint8Array(64 * 1024 * 1024)), [], { rsv: 4 })); // 64 MiB of zeros
   s.next();
   const out = s.takeOutbox()!;
   assert.equal(out.length, 1);
@@ -142,7 +121,7 @@ Deno.test("session: inflation stops at the limit (1009), taking memory only as o
 
 Deno.test("session: the budget refusing a buffer closes 1013", () => {
   const { s, deflate } = session(1 << 20, () => null);
-  s.receive(pieces(2, compress(new Uint8Array(4096)), []));
+  s.receive(pieces(2, compress(new Uint8Array(4096)), [], { rsv: 4 }));
   s.next();
   const out = s.takeOutbox()!;
   assert.equal((out[0].payload[0] << 8) | out[0].payload[1], 1013);

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { type FramePiece, type OutFrame, ProtocolError } from "../../src/protocol/frame.ts";
 import { Message, Session } from "../../src/protocol/session.ts";
+import { pieces } from "../support/frames.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -23,28 +24,6 @@ function f(opcode: number, payload: Uint8Array | string = "", fin = true): Frame
     first: true,
     end: true,
   };
-}
-
-/** The pieces of one data frame split at `cuts` (as over several reads). */
-function pieces(opcode: number, payload: Uint8Array, cuts: number[], fin = true): FramePiece[] {
-  const out: FramePiece[] = [];
-  let start = 0;
-  for (const end of [...cuts, payload.length]) {
-    out.push({
-      fin,
-      rsv: 0,
-      opcode,
-      length: payload.length,
-      maskKey: 0,
-      headerLength: 8,
-      payload: payload.subarray(start, end),
-      offset: start,
-      first: start === 0,
-      end: end === payload.length,
-    });
-    start = end;
-  }
-  return out;
 }
 
 function closeFrame(code: number, reason: string | Uint8Array = ""): FramePiece {
@@ -154,7 +133,7 @@ Deno.test("session: reassembles fragments, including frames split into pieces", 
   const s = session();
   const part1 = new Uint8Array(1000).map((_, i) => i & 0xff);
   const part2 = new Uint8Array(3000).map((_, i) => (i * 3) & 0xff);
-  s.receive(pieces(2, part1, [1, 500], false));
+  s.receive(pieces(2, part1, [1, 500], { fin: false }));
   assert.equal(s.next(), null);
   s.receive(pieces(0, part2, [100, 2999]));
   const { messages } = drain(s);
