@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for bench/load.sh and bench/memory.sh (sourced, not run).
+# Shared helpers for the bench/*.sh scripts (sourced, not run).
 # Servers are started in their own session (setsid) pinned with taskset, tracked by process group,
 # and stopped by bench_cleanup (the callers trap EXIT). Only 127.0.0.1 is ever used.
 
@@ -97,20 +97,33 @@ start_server() {
   [ -n "$SRV_PID" ] || SRV_PID=$SRV_PGID
 }
 
-# stop_group PGID — TERM, then KILL after up to 3 s, one process group we started.
-stop_group() {
-  local g="$1" i
-  kill -TERM -- "-$g" 2>/dev/null || return 0
-  for i in $(seq 1 30); do
-    kill -0 -- "-$g" 2>/dev/null || return 0
+# stop_groups [-w TENTHS] PGID... — process groups we started: TERM to all of them at once, then
+# KILL to those still there after up to 3 s (TENTHS tenths of a second with -w).
+stop_groups() {
+  local tenths=30
+  if [ "${1:-}" = -w ]; then
+    tenths="$2"
+    shift 2
+  fi
+  local g i alive
+  for g in "$@"; do kill -TERM -- "-$g" 2>/dev/null || true; done
+  for ((i = 0; i < tenths; i++)); do
+    alive=0
+    for g in "$@"; do
+      if kill -0 -- "-$g" 2>/dev/null; then alive=1; fi
+    done
+    [ "$alive" = 1 ] || return 0
     sleep 0.1
   done
-  kill -KILL -- "-$g" 2>/dev/null || true
+  for g in "$@"; do kill -KILL -- "-$g" 2>/dev/null || true; done
 }
 
+# stop_group PGID — one process group: TERM, then KILL after up to 3 s.
+stop_group() { stop_groups "$1"; }
+
 bench_cleanup() {
-  local g
-  for g in "${BENCH_PGIDS[@]}"; do stop_group "$g"; done
+  # all at once: a caller stopped in turn may itself be killed 3 s after its TERM
+  [ "${#BENCH_PGIDS[@]}" = 0 ] || stop_groups "${BENCH_PGIDS[@]}"
   BENCH_PGIDS=()
   if [ -n "$SNAPSHOT_DIR" ] && [ -d "$SNAPSHOT_DIR/src" ]; then rm -rf "$SNAPSHOT_DIR"; fi
   SNAPSHOT_DIR=""
