@@ -1,7 +1,9 @@
-// Floor reference for idle-connection memory: the least a Deno server can hold per connection —
-// a plain TCP echo (no HTTP, no WebSocket) with one pending conn.read() into its own buffer.
+// Floor reference for Deno: a plain TCP echo (no HTTP, no WebSocket), one pending conn.read() into
+// its own buffer per connection, each read written back whole with conn.write().
 // usage: deno run --allow-net bench/deno_tcp_echo.ts [PORT] [BUFFER_BYTES]   (127.0.0.1; 1024)
-// Drive it with `wsload --raw` (bench/memory.sh does, for part (a)).
+// Drive it with `wsload --raw`. bench/memory.sh (part (a)) runs it with 1024-byte buffers: the least
+// a Deno server can hold per idle connection; bench/load.sh (S1-S4) with 65536-byte ones: the
+// throughput and CPU per message that JavaScript on Deno reaches with nothing but the socket calls.
 
 const port = Number(Deno.args[0] ?? 9003);
 const size = Number(Deno.args[1] ?? 1024);

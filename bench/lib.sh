@@ -17,10 +17,11 @@ LOAD_CPU="${LOAD_CPU:-0}"
 
 SNAPSHOT_DIR=""
 
-# setup_commands — defines WSECHO_CMD and NATIVE_CMD, the two servers as argument arrays
-# with the literal {PORT} standing for the port. wsecho runs from the work tree's src/, or, with
-# WSECHO_REV=<commit>, from that commit's src/ extracted to a temporary directory (a stable snapshot while
-# the work tree is being edited). WSECHO_ARGS adds flags to wsecho (e.g. '--max-backpressure 4m').
+# setup_commands — defines WSECHO_CMD, NATIVE_CMD, TCP_FLOOR_CMD and DENO_TCP_CMD, the servers as
+# argument arrays with the literal {PORT} standing for the port. wsecho runs from the work tree's
+# src/, or, with WSECHO_REV=<commit>, from that commit's src/ extracted to a temporary directory (a
+# stable snapshot while the work tree is being edited). WSECHO_ARGS adds flags to wsecho
+# (e.g. '--max-backpressure 4m').
 setup_commands() {
   local src="$ROOT/src"
   if [ -n "${WSECHO_REV:-}" ]; then
@@ -48,8 +49,11 @@ setup_commands() {
     --host 127.0.0.1 --port "{PORT}" --log-level warn "${extra[@]}")
   # shellcheck disable=SC2034
   NATIVE_CMD=("$DENO" run --allow-net "$BENCH_DIR/deno_native_echo.ts" "{PORT}")
+  # plain Deno TCP echo (driven with wsload --raw): 1 KiB read buffer for idle memory, 64 KiB for load
   # shellcheck disable=SC2034
   TCP_FLOOR_CMD=("$DENO" run --allow-net "$BENCH_DIR/deno_tcp_echo.ts" "{PORT}" 1024)
+  # shellcheck disable=SC2034
+  DENO_TCP_CMD=("$DENO" run --allow-net "$BENCH_DIR/deno_tcp_echo.ts" "{PORT}" 65536)
 }
 
 BENCH_PGIDS=()
