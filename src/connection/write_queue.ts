@@ -115,8 +115,8 @@ export class WriteQueue {
         let done = await this.#write(chunk);
         while (done < chunk.length) done += await this.#write(chunk.subarray(done));
         this.#bytes -= chunk.length;
-        this.#releaseAll(q.splice(0, take), this.#holds.splice(0, take));
         if (take > 1) outputPool.release(chunk);
+        for (let i = 0; i < take; i++) this.#releaseFirst();
         if (this.#notFull !== null && !this.full) {
           this.#notFull.resolve();
           this.#notFull = null;
@@ -140,6 +140,13 @@ export class WriteQueue {
       this.#empty?.resolve();
       this.#empty = null;
     }
+  }
+
+  // The oldest chunk was written: its pool buffer goes back, and the holds it carried.
+  #releaseFirst(): void {
+    outputPool.release(this.#chunks.shift()!);
+    const holds = this.#holds.shift();
+    if (holds != null) holds.forEach(release);
   }
 
   // Chunks written (or dropped): the pool's buffers go back, and the holds they carried.

@@ -112,3 +112,11 @@ export function isValidCloseCode(code: number): boolean {
   // 1004 is reserved; 1005/1006/1015 must never be sent on the wire.
   return code !== 1004 && code !== 1005 && code !== 1006;
 }
+
+/**
+ * Queuing strategies of the codec's TransformStreams. With the spec's defaults (writable 1,
+ * readable 0) every chunk flips both sides' backpressure on and off, and each flip makes a
+ * promise; one chunk in flight on each side fits these, so a chunk costs no flip.
+ */
+export const CODEC_WRITABLE_STRATEGY: QueuingStrategy = { highWaterMark: 2 };
+export const CODEC_READABLE_STRATEGY: QueuingStrategy = { highWaterMark: 1 };

@@ -3,6 +3,8 @@
 import { applyMask } from "./mask.ts";
 import {
   CloseCode,
+  CODEC_READABLE_STRATEGY,
+  CODEC_WRITABLE_STRATEGY,
   type FramePiece,
   isControl,
   MAX_CONTROL_PAYLOAD,
@@ -240,17 +242,21 @@ export interface DecodedChunk {
 export class FrameDecoder extends TransformStream<Uint8Array, DecodedChunk> {
   constructor(limits: DecoderLimits) {
     const parser = new FrameParser(limits);
-    super({
-      transform(chunk, controller) {
-        const frames: FramePiece[] = [];
-        let error: ProtocolError | null = null;
-        try {
-          parser.push(chunk, frames);
-        } catch (err) {
-          error = err as ProtocolError;
-        }
-        controller.enqueue({ frames, error });
+    super(
+      {
+        transform(chunk, controller) {
+          const frames: FramePiece[] = [];
+          let error: ProtocolError | null = null;
+          try {
+            parser.push(chunk, frames);
+          } catch (err) {
+            error = err as ProtocolError;
+          }
+          controller.enqueue({ frames, error });
+        },
       },
-    });
+      CODEC_WRITABLE_STRATEGY,
+      CODEC_READABLE_STRATEGY,
+    );
   }
 }

@@ -1,6 +1,11 @@
 // Frames → bytes (RFC 6455 §5.2), coalescing small frames so that a batch costs one write.
 
-import type { Hold, OutFrame } from "./frame.ts";
+import {
+  CODEC_READABLE_STRATEGY,
+  CODEC_WRITABLE_STRATEGY,
+  type Hold,
+  type OutFrame,
+} from "./frame.ts";
 import { applyMask } from "./mask.ts";
 
 // A payload at least this large is passed on as its own chunk (a view, not copied); smaller
@@ -164,10 +169,14 @@ function headedInPlace(f: OutFrame): Uint8Array | null {
  */
 export class FrameEncoder extends TransformStream<OutFrame[], EncodedBatch> {
   constructor(acquire: Acquire = allocate) {
-    super({
-      transform(frames, controller) {
-        controller.enqueue(encodeFrames(frames, acquire));
+    super(
+      {
+        transform(frames, controller) {
+          controller.enqueue(encodeFrames(frames, acquire));
+        },
       },
-    });
+      CODEC_WRITABLE_STRATEGY,
+      CODEC_READABLE_STRATEGY,
+    );
   }
 }
