@@ -62,6 +62,8 @@ export interface ConnectionParts {
   id?: number;
   /** permessage-deflate, if agreed in the handshake. */
   deflate?: PerMessageDeflate | null;
+  /** Called as the connection becomes CLOSED, before `closed` resolves. */
+  onClosed?: (conn: WebSocketConnection) => void;
 }
 
 // Sends made while a message is being handled wait for the next read to go out together, unless
@@ -110,6 +112,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
   readonly #output: WriteQueue;
   readonly #liveness = new Liveness();
   readonly #deflate: PerMessageDeflate | null;
+  readonly #onClosed: ((conn: WebSocketConnection) => void) | null;
   // Made with the first input or output: a stream pair holds ~4.5 KB of heap, too much to
   // park on every idle connection.
   #codec: Codec | null = null;
@@ -133,6 +136,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
     this.handshake = parts.handshake ?? null;
     this.id = parts.id ?? 0;
     this.#deflate = parts.deflate ?? null;
+    this.#onClosed = parts.onClosed ?? null;
     this.#session = new Session({
       maxMessage: parts.options.maxMessage,
       allocate: this.#memory.allocateMessage,
@@ -459,6 +463,7 @@ export class WebSocketConnection implements AsyncIterableIterator<Message> {
       this.#deflate?.dispose();
       this.#memory.dispose();
       this.#moveTo("CLOSED");
+      this.#onClosed?.(this);
       const s = this.#session;
       this.#closed.resolve({ code: s.closeCode, reason: s.closeReason, clean: s.cleanClose });
     })();

@@ -31,25 +31,36 @@ export class Registry {
     return this.#websockets;
   }
 
-  /** Registers a socket and the task serving it; returns its id and how many its address has. */
+  /**
+   * Registers a socket and the task serving it, which calls remove() as it ends. The task is
+   * given the socket's id and how many connections its address has.
+   */
   add(socket: Socket, serve: (id: number, fromIp: number) => Promise<void>): void {
     const ip = socket.remote.hostname;
     const fromIp = (this.#perIp.get(ip) ?? 0) + 1;
     this.#perIp.set(ip, fromIp);
     this.#sockets.set(socket, DONE); // counted before serving starts (the capacity check)
-    const task = serve(++this.#lastId, fromIp).finally(() => {
-      this.#sockets.delete(socket);
-      const left = this.#perIp.get(ip)! - 1;
-      if (left === 0) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, left);
-    });
-    this.#sockets.set(socket, task);
+    const task = serve(++this.#lastId, fromIp);
+    if (this.#sockets.has(socket)) this.#sockets.set(socket, task);
   }
 
-  /** Tracks an open WebSocket until it closes. */
+  /** A socket's task has ended. (Called by the task, not chained on it: one promise less.) */
+  remove(socket: Socket): void {
+    if (!this.#sockets.delete(socket)) return;
+    const ip = socket.remote.hostname;
+    const left = this.#perIp.get(ip)! - 1;
+    if (left === 0) this.#perIp.delete(ip);
+    else this.#perIp.set(ip, left);
+  }
+
+  /** Tracks an open WebSocket until untrack() (called as it closes). */
   track(ws: WebSocketConnection): void {
     this.#websockets.add(ws);
-    ws.closed.finally(() => this.#websockets.delete(ws));
+  }
+
+  /** A WebSocket has closed. */
+  untrack(ws: WebSocketConnection): void {
+    this.#websockets.delete(ws);
   }
 
   /** Starts the keepalive sweep: one timer for every connection, so idle ones stay cheap. */

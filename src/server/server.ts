@@ -61,6 +61,8 @@ export class Server implements ServerView {
   readonly metrics = new Metrics();
   readonly #accepting: Promise<void>;
   #draining = false;
+  // (One function for every connection, not a closure or a promise reaction per connection.)
+  readonly #untrack = (ws: WebSocketConnection) => this.#registry.untrack(ws);
 
   constructor(listener: Listener, options: ServerOptions, routes: Routes) {
     this.#listener = listener;
@@ -157,26 +159,23 @@ export class Server implements ServerView {
   }
 
   // The life of one socket. The request is read and answered in #request, whose frame (and
-  // the request head in it) is released before serving starts.
-  async #handle(socket: Socket, id: number, fromIp: number): Promise<void> {
+  // the request head in it) is released before serving starts. (A promise chain, not an async
+  // function: a suspended frame, and the upgrade in it, would be parked on every connection.)
+  #handle(socket: Socket, id: number, fromIp: number): Promise<void> {
     const memory = new InputMemory(this.#budget);
-    let up: Upgrade | void = undefined;
-    try {
-      up = await this.#request(socket, memory, fromIp);
-    } catch (err) {
-      this.#failed(id, err);
-    }
-    if (up === undefined) {
-      socket.close();
-      memory.dispose();
-      return;
-    }
-    // From here the connection owns the socket and the memory, and releases both as it closes.
-    try {
-      await this.#serve(id, up);
-    } catch (err) {
-      this.#failed(id, err);
-    }
+    return this.#request(socket, memory, fromIp)
+      .then((up) => {
+        // From here the connection owns the socket and the memory, and releases both as it
+        // closes.
+        return up === undefined ? dismiss(socket, memory) : this.#serve(id, up);
+      }, (err) => {
+        this.#failed(id, err);
+        dismiss(socket, memory);
+      })
+      .then(() => this.#registry.remove(socket), (err) => {
+        this.#failed(id, err);
+        this.#registry.remove(socket);
+      });
   }
 
   // A peer that went away mid-write is expected; anything else is a fault in this connection
@@ -245,12 +244,16 @@ export class Server implements ServerView {
   // Runs the application on an upgraded connection, then counts and logs how it ended. (Not
   // async: its suspended frame would be parked on every open connection.)
   #serve(id: number, up: Upgrade): Promise<void> {
+    // The callbacks below take what they need, not `up`: its response and first bytes would
+    // otherwise be parked with the connection for its whole life.
+    const { app, memory, handshake } = up;
     const ws = new WebSocketConnection(up.socket, {
       options: this.#options,
       memory: up.memory,
       initial: up.initial,
       handshake: up.handshake,
       id,
+      onClosed: this.#untrack,
       deflate: up.deflate !== null && this.#options.deflate
         ? new PerMessageDeflate(up.deflate, this.#options.deflate)
         : null,
@@ -262,25 +265,19 @@ export class Server implements ServerView {
         if (!opened) return ws.close(); // the 101 could not be written: the peer is gone
         this.#log.log("debug", "connection_opened", {
           id,
-          remote: up.handshake.remote,
-          path: up.handshake.path,
-          protocol: up.handshake.protocol,
+          remote: handshake.remote,
+          path: handshake.path,
+          protocol: handshake.protocol,
         });
-        return Promise.resolve(ws).then(up.app).then(
-          () => ws.close(CloseCode.Normal),
-          (err) => {
-            this.#log.log("error", "app_failed", { id, error: stack(err) });
-            return ws.close(CloseCode.InternalError, "internal error");
-          },
-        );
+        return this.#run(id, ws, app);
       })
       .then((info) => {
-        const refused = up.memory.refused;
+        const refused = memory.refused;
         if (info.code === CloseCode.TryAgainLater && refused !== null) {
           // Why 1013: the message's next buffer would have crossed the process-wide budget.
           this.#log.log("warn", "memory_budget_exceeded", {
             id,
-            remote: up.handshake.remote,
+            remote: handshake.remote,
             wanted_bytes: refused.wanted,
             held_bytes: refused.held,
             limit_bytes: refused.limit,
@@ -288,6 +285,23 @@ export class Server implements ServerView {
         }
         this.#served(ws, info, started);
       });
+  }
+
+  // Runs the application, then closes: with 1000 when it returns, 1011 when it throws.
+  #run(id: number, ws: WebSocketConnection, app: WebSocketApp): Promise<CloseInfo> {
+    let running: Promise<void>;
+    try {
+      running = Promise.resolve(app(ws));
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    return running.then(
+      () => ws.close(CloseCode.Normal),
+      (err) => {
+        this.#log.log("error", "app_failed", { id, error: stack(err) });
+        return ws.close(CloseCode.InternalError, "internal error");
+      },
+    );
   }
 
   // Counts and logs a WebSocket connection that has closed.
@@ -386,6 +400,12 @@ interface Upgrade {
   initial: Uint8Array;
   handshake: HandshakeInfo;
   deflate: DeflateParams | null;
+}
+
+// A socket that was not upgraded: closed, and its memory given back.
+function dismiss(socket: Socket, memory: InputMemory): void {
+  socket.close();
+  memory.dispose();
 }
 
 function stack(err: unknown): string {
