@@ -15,28 +15,29 @@ DENO="${DENO:-$(command -v deno || true)}"
 SERVER_CPU="${SERVER_CPU:-1}"
 LOAD_CPU="${LOAD_CPU:-0}"
 
-SNAPSHOT_DIR=""
+SNAPSHOT_DIRS=()
 
-# setup_commands — defines WSECHO_CMD, NATIVE_CMD, TCP_FLOOR_CMD and DENO_TCP_CMD, the servers as
-# argument arrays with the literal {PORT} standing for the port. wsecho runs from the work tree's
-# src/, or, with WSECHO_REV=<commit>, from that commit's src/ extracted to a temporary directory (a
-# stable snapshot while the work tree is being edited). WSECHO_ARGS adds flags to wsecho
-# (e.g. '--max-backpressure 4m').
-setup_commands() {
-  local src="$ROOT/src"
-  if [ -n "${WSECHO_REV:-}" ]; then
-    local rev
-    rev=$(git -C "$ROOT" rev-parse --short "$WSECHO_REV^{commit}") || {
-      echo "bench: WSECHO_REV=$WSECHO_REV is not a commit" >&2
+# wsecho_command VAR REV LABEL — sets the array VAR to wsecho's command line ({PORT} for the
+# port), and WSECHO_SRC to the src/ it runs: the work tree's when REV is empty, else that
+# commit's src/ extracted to a temporary directory (a stable snapshot while the work tree is being edited; removed at exit).
+# WSECHO_ARGS adds flags (e.g. '--max-backpressure 4m').
+wsecho_command() {
+  local -n cmd_ref="$1"
+  local rev_arg="$2" label="$3" src="$ROOT/src"
+  if [ -n "$rev_arg" ]; then
+    local rev dir
+    rev=$(git -C "$ROOT" rev-parse --short "$rev_arg^{commit}") || {
+      echo "bench: $rev_arg is not a commit" >&2
       exit 2
     }
-    # outside the repo, so that `deno check bench/` does not pick the copy up; removed at exit
-    SNAPSHOT_DIR=$(mktemp -d "/tmp/wsecho-src-$rev.XXXXXX")
-    git -C "$ROOT" archive "$rev" src | tar -x -C "$SNAPSHOT_DIR"
-    src="$SNAPSHOT_DIR/src"
-    echo "wsecho: src/ of commit $rev ($(git -C "$ROOT" log -1 --format=%s "$rev" | cut -c1-60)), in $src"
+    # outside the repo, so that `deno check bench/` does not pick the copy up
+    dir=$(mktemp -d "/tmp/wsecho-src-$rev.XXXXXX")
+    SNAPSHOT_DIRS+=("$dir")
+    git -C "$ROOT" archive "$rev" src | tar -x -C "$dir"
+    src="$dir/src"
+    echo "$label: src/ of commit $rev ($(git -C "$ROOT" log -1 --format=%s "$rev" | cut -c1-60)), in $src"
   else
-    echo "wsecho: work tree src/ at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+    echo "$label: work tree src/ at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
       "($(git -C "$ROOT" status --short -- src 2>/dev/null | wc -l) uncommitted changes in src/)"
   fi
   # The entry point moved to src/runtime/deno/main.ts; older commits have src/main.ts.
@@ -44,9 +45,20 @@ setup_commands() {
   [ -f "$entry" ] || entry="$src/main.ts"
   local extra
   read -ra extra <<<"${WSECHO_ARGS:-}"
-  # shellcheck disable=SC2034
-  WSECHO_CMD=("$DENO" run --allow-net --allow-env "--allow-read=$src/static" "$entry"
+  WSECHO_SRC="$src"
+  cmd_ref=("$DENO" run --allow-net --allow-env "--allow-read=$src/static" "$entry"
     --host 127.0.0.1 --port "{PORT}" --log-level warn "${extra[@]}")
+}
+
+# setup_commands — defines WSECHO_CMD (WSECHO_REV: a commit's src/ instead of the work tree's),
+# BASE_CMD (only with BASE_REV: the wsecho to compare against, as wsecho-base), NATIVE_CMD,
+# TCP_FLOOR_CMD and DENO_TCP_CMD: the servers as argument arrays, {PORT} standing for the port.
+setup_commands() {
+  # shellcheck disable=SC2034
+  BASE_CMD=()
+  [ -z "${BASE_REV:-}" ] || wsecho_command BASE_CMD "$BASE_REV" wsecho-base
+  # shellcheck disable=SC2034
+  wsecho_command WSECHO_CMD "${WSECHO_REV:-}" wsecho # (last: WSECHO_SRC is its src/)
   # shellcheck disable=SC2034
   NATIVE_CMD=("$DENO" run --allow-net "$BENCH_DIR/deno_native_echo.ts" "{PORT}")
   # plain Deno TCP echo (driven with wsload --raw): 1 KiB read buffer for idle memory, 64 KiB for load
@@ -129,8 +141,11 @@ bench_cleanup() {
   # all at once: a caller stopped in turn may itself be killed 3 s after its TERM
   [ "${#BENCH_PGIDS[@]}" = 0 ] || stop_groups "${BENCH_PGIDS[@]}"
   BENCH_PGIDS=()
-  if [ -n "$SNAPSHOT_DIR" ] && [ -d "$SNAPSHOT_DIR/src" ]; then rm -rf "$SNAPSHOT_DIR"; fi
-  SNAPSHOT_DIR=""
+  local d
+  for d in "${SNAPSHOT_DIRS[@]}"; do
+    if [ -d "$d/src" ]; then rm -rf "$d"; fi
+  done
+  SNAPSHOT_DIRS=()
 }
 
 # status_kb PID FIELD — a field of /proc/PID/status in KiB (VmRSS, VmHWM), empty if gone.

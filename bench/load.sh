@@ -20,9 +20,10 @@
 # env (same meaning; flags win): ROUNDS (3), DURATION (8), WARMUP (2), SCENARIOS (S1,S2,S3,S4,S5),
 #   REFS (deno,deno-tcp,tcpecho: the references run beside wsecho; deno is also S5's),
 #   S5_CONNS (10000), S5_HOLD (10), S5_ROUNDS (= ROUNDS),
-#   PORT_BASE (9410: uses PORT_BASE..+3 and +10..+29), SERVER_CPU (1), LOAD_CPU (0),
+#   PORT_BASE (9410: uses PORT_BASE..+4 and +10..+39), SERVER_CPU (1), LOAD_CPU (0),
 #   WSLOAD_DIR (../shared/tools/wsload from the repo root), DENO, WSECHO_ARGS (extra wsecho flags),
-#   WSECHO_REV (benchmark src/ of this commit instead of the work tree, which others may be editing)
+#   WSECHO_REV (benchmark src/ of this commit instead of the work tree, which others may be editing),
+#   BASE_REV (also run wsecho of this commit, as wsecho-base, in the same rounds and in S5: before/after)
 # quick run: ROUNDS=1 DURATION=3 deno task bench:load
 # the other CPU pair: deno task bench:load --server-cpu 0 --load-cpu 1
 set -euo pipefail
@@ -90,7 +91,9 @@ for r in "${RS[@]}"; do
     *) echo "load.sh: unknown ref $r (deno, deno-tcp, tcpecho)" >&2; exit 2 ;;
   esac
 done
-NSRV=$((1 + DO_NATIVE + DO_DENO_TCP + DO_TCPECHO))
+DO_BASE=0
+[ -z "${BASE_REV:-}" ] || DO_BASE=1
+NSRV=$((1 + DO_BASE + DO_NATIVE + DO_DENO_TCP + DO_TCPECHO))
 
 ensure_wsload
 OUT="$ROOT/bench/results/load-$(date -u +%Y%m%dT%H%M%SZ)"
@@ -114,13 +117,14 @@ trap 'exit 143' TERM
   echo "server CPU $SERVER_CPU, load CPU $LOAD_CPU; logs in $OUT"
   nrnd=$(tr ',' '\n' <<<"$RND_SCEN" | grep -c . || true)
   est=$((nrnd * ROUNDS * NSRV * (DURATION + WARMUP + 1) + 12 * NSRV))
-  [ "$DO_S5" = 0 ] || est=$((est + S5_ROUNDS * (1 + DO_NATIVE) * (S5_HOLD + 8)))
+  [ "$DO_S5" = 0 ] || est=$((est + S5_ROUNDS * (1 + DO_BASE + DO_NATIVE) * (S5_HOLD + 8)))
   echo "expected duration: about $(((est + 59) / 60)) min"
 } >"$OUT/header.txt"
 cat "$OUT/header.txt"
 
 # The servers of the rounds: NAME MODE PORT COMMAND..., each after a --.
 SERVERS=(-- wsecho ws "$PORT_BASE" "${WSECHO_CMD[@]}")
+[ "${#BASE_CMD[@]}" = 0 ] || SERVERS+=(-- wsecho-base ws $((PORT_BASE + 4)) "${BASE_CMD[@]}")
 [ "$DO_NATIVE" = 0 ] || SERVERS+=(-- deno-native ws $((PORT_BASE + 1)) "${NATIVE_CMD[@]}")
 [ "$DO_DENO_TCP" = 0 ] || SERVERS+=(-- deno-tcp raw $((PORT_BASE + 2)) "${DENO_TCP_CMD[@]}")
 [ "$DO_TCPECHO" = 0 ] || SERVERS+=(-- tcpecho raw $((PORT_BASE + 3)) "$WSLOAD_DIR/tcpecho" "{PORT}")
@@ -159,6 +163,10 @@ if [ "$DO_S5" = 1 ]; then
   : >"$OUT/idle.tsv"
   for r in $(seq 1 "$S5_ROUNDS"); do
     idle_run wsecho $((PORT_BASE + 10 + r)) "$S5_CONNS" "$S5_HOLD" "$OUT" "$r" "${WSECHO_CMD[@]}" || true
+    if [ "${#BASE_CMD[@]}" != 0 ]; then
+      idle_run wsecho-base $((PORT_BASE + 30 + r)) "$S5_CONNS" "$S5_HOLD" "$OUT" "$r" \
+        "${BASE_CMD[@]}" || true
+    fi
     if [ "$DO_NATIVE" = 1 ]; then
       idle_run deno-native $((PORT_BASE + 20 + r)) "$S5_CONNS" "$S5_HOLD" "$OUT" "$r" \
         "${NATIVE_CMD[@]}" || true
@@ -205,6 +213,7 @@ summary() {
     "latency; us/msg = server CPU microseconds per message (lower is better) =="
   if [ -n "$RND_SCEN" ]; then
     local names=(wsecho) sc n mode
+    [ "${#BASE_CMD[@]}" = 0 ] || names+=(wsecho-base)
     [ "$DO_NATIVE" = 0 ] || names+=(deno-native)
     [ "$DO_DENO_TCP" = 0 ] || names+=(deno-tcp)
     [ "$DO_TCPECHO" = 0 ] || names+=(tcpecho)
@@ -240,6 +249,19 @@ summary() {
         "$(tally "$sc" "${names[@]}")" \
         "$(for n in "${names[@]}"; do values "$n" "$sc" other_cpu; done | maxof)"
     done
+    if [ "${#BASE_CMD[@]}" != 0 ]; then
+      echo
+      echo "wsecho / wsecho-base ($BASE_REV), same rounds:"
+      row='%-4s | %10s %10s %10s\n'
+      # shellcheck disable=SC2059
+      printf "$row" scen msgs:w/base us:w/base p50:w/base
+      for sc in "${CS[@]}"; do
+        # shellcheck disable=SC2059
+        printf "$row" "$sc" "$(ratio "$(med wsecho "$sc" msgs_per_s)" "$(med wsecho-base "$sc" msgs_per_s)")" \
+          "$(ratio "$(med wsecho "$sc" server_us_per_msg)" "$(med wsecho-base "$sc" server_us_per_msg)")" \
+          "$(ratio "$(med wsecho "$sc" p50_us)" "$(med wsecho-base "$sc" p50_us)")"
+      done
+    fi
     echo "w = wsecho, nat = deno-native, dtcp = deno-tcp (plain Deno TCP echo, 64 KiB reads,"
     echo "wsload --raw), tcpe = tcpecho (C, --raw). msgs > 1: wsecho echoes more messages per second;"
     echo "us > 1: wsecho spends more server CPU per message; p50 > 1: wsecho's median latency is higher."
@@ -251,6 +273,7 @@ summary() {
     echo "S5: server RSS per idle connection = (VmRSS with $S5_CONNS connections held ${S5_HOLD}s - VmRSS" \
       "of the fresh server before) / $S5_CONNS; median [min-max] over rounds"
     idle_summary "$OUT" wsecho
+    [ "${#BASE_CMD[@]}" = 0 ] || idle_summary "$OUT" wsecho-base
     [ "$DO_NATIVE" = 1 ] && idle_summary "$OUT" deno-native
   fi
   if [ -e "$OUT/rounds/rounds.rc" ] && [ "$(cat "$OUT/rounds/rounds.rc")" != 0 ]; then

@@ -81,7 +81,7 @@ trap 'exit 143' TERM
   setup_commands
   extra=()
   read -ra extra <<<"${WSECHO_ARGS:-}"
-  WSECHO_BUN_CMD=("$BUN" "$SNAPSHOT_DIR/src/runtime/bun/main.ts" --host 127.0.0.1 --port "{PORT}"
+  WSECHO_BUN_CMD=("$BUN" "$WSECHO_SRC/runtime/bun/main.ts" --host 127.0.0.1 --port "{PORT}"
     --log-level warn "${extra[@]}")
   BUN_NATIVE_CMD=("$BUN" "$WSLOAD_DIR/servers/bun_echo.js" "{PORT}")
   echo "bun: $("$BUN" --version) ($BUN); deno: $("$DENO" --version | head -1); wsload: $WSLOAD"
