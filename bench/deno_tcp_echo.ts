@@ -29,4 +29,9 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
   }
 }
 
-for await (const conn of listener) echo(conn);
+for await (const conn of listener) {
+  // As wsecho does: without it, Nagle's algorithm holds the tail of a large echo until the
+  // client's delayed ACK (40 ms stalls in S4).
+  conn.setNoDelay(true);
+  echo(conn);
+}
