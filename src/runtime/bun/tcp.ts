@@ -23,15 +23,18 @@ export const MAX_BUFFERED = 256 * 1024;
 class BunSocket implements Socket {
   readonly remote: { hostname: string; port: number };
   readonly #socket: BunTcpSocket<BunSocket>;
-  // Input not yet read: chunks (views, the first one partly consumed) and their total.
-  #chunks: Uint8Array[] = [];
+  // Input not yet read: chunks (views, the first one partly consumed) and their total. (Made
+  // when first needed: an idle connection parks nothing it does not use.)
+  #chunks: Uint8Array[] | null = null;
   #buffered = 0;
   #paused = false;
   /** No more input will come: FIN, reset, or closed by us. */
   #ended = false;
   /** Nothing more can be written: closed (by either side). */
   #closed = false;
-  #reader: { into: Uint8Array; resolve: (n: number | null) => void } | null = null;
+  // The read waiting for input (every idle connection has one): where it goes, and its answer.
+  #into: Uint8Array | null = null;
+  #answer: ((n: number | null) => void) | null = null;
   // The write waiting for the end of the event loop's turn, or for `drain` (one at a time: the
   // core's write queue waits for each write before the next).
   #out: Uint8Array | null = null;
@@ -46,7 +49,10 @@ class BunSocket implements Socket {
   read(into: Uint8Array): Promise<number | null> {
     if (this.#buffered > 0) return Promise.resolve(this.#take(into));
     if (this.#ended) return Promise.resolve(null);
-    return new Promise((resolve) => this.#reader = { into, resolve });
+    return new Promise((resolve) => {
+      this.#into = into;
+      this.#answer = resolve;
+    });
   }
 
   write(bytes: Uint8Array): Promise<number> {
@@ -86,13 +92,13 @@ class BunSocket implements Socket {
 
   /** Bun read `chunk` (a fresh Uint8Array, ours to keep). */
   onData(chunk: Uint8Array): void {
-    const reader = this.#reader;
-    if (reader !== null && this.#buffered === 0) {
-      this.#reader = null;
-      const n = Math.min(chunk.length, reader.into.length);
-      reader.into.set(n === chunk.length ? chunk : chunk.subarray(0, n));
+    const into = this.#into, answer = this.#answer;
+    if (answer !== null && this.#buffered === 0) {
+      this.#into = this.#answer = null;
+      const n = Math.min(chunk.length, into!.length);
+      into!.set(n === chunk.length ? chunk : chunk.subarray(0, n));
       if (n < chunk.length) this.#keep(chunk.subarray(n));
-      reader.resolve(n);
+      answer(n);
       return;
     }
     this.#keep(chunk);
@@ -101,7 +107,7 @@ class BunSocket implements Socket {
   /** The peer sent FIN: what is kept can still be read, then reads end. */
   onEnd(): void {
     this.#ended = true;
-    if (this.#reader !== null && this.#buffered === 0) this.#settleReader();
+    if (this.#answer !== null && this.#buffered === 0) this.#settleReader();
   }
 
   /** The kernel took what it could not before: a waiting write tries again. */
@@ -118,7 +124,7 @@ class BunSocket implements Socket {
     this.#ended = true;
     this.#closed = true;
     // Input kept is dropped: once closed, the connection reads nothing more (as on Deno).
-    this.#chunks = [];
+    this.#chunks = null;
     this.#buffered = 0;
     this.#settleReader();
     const failed = this.#writeFailed;
@@ -127,13 +133,13 @@ class BunSocket implements Socket {
   }
 
   #settleReader(): void {
-    const reader = this.#reader;
-    this.#reader = null;
-    reader?.resolve(null);
+    const answer = this.#answer;
+    this.#into = this.#answer = null;
+    answer?.(null);
   }
 
   #keep(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
+    (this.#chunks ??= []).push(chunk);
     this.#buffered += chunk.length;
     if (this.#buffered > MAX_BUFFERED && !this.#paused) {
       this.#paused = true;
@@ -141,16 +147,17 @@ class BunSocket implements Socket {
     }
   }
 
-  // Copies kept input into `into`, as much as fits.
+  // Copies kept input into `into`, as much as fits. (Only called with input kept.)
   #take(into: Uint8Array): number {
+    const chunks = this.#chunks!;
     let n = 0;
-    while (n < into.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0];
+    while (n < into.length && chunks.length > 0) {
+      const chunk = chunks[0];
       const k = Math.min(chunk.length, into.length - n);
       into.set(k === chunk.length ? chunk : chunk.subarray(0, k), n);
       n += k;
-      if (k === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(k);
+      if (k === chunk.length) chunks.shift();
+      else chunks[0] = chunk.subarray(k);
     }
     this.#buffered -= n;
     if (this.#paused && this.#buffered < MAX_BUFFERED / 2 && !this.#closed) {
