@@ -58,6 +58,8 @@ class BunSocket implements Socket {
   write(bytes: Uint8Array): Promise<number> {
     if (this.#closed) return Promise.reject(new PeerGone("the socket is closed"));
     if (bytes.length === 0) return Promise.resolve(0);
+    // (A second write before the first has resolved would lose the first one's answer.)
+    if (this.#out !== null) return Promise.reject(new Error("a write is already pending"));
     return new Promise((resolve, reject) => {
       this.#out = bytes;
       this.#wrote = resolve;
