@@ -1,7 +1,7 @@
 // The few parts of Bun's API that src/runtime/bun/ uses, typed here so that `deno check` covers
 // this folder without Bun's own type package (a dependency the project does without). Checked
 // against Bun 1.4.5's behaviour: write() returns the bytes the kernel took (0 when its buffer is
-// full, -1 once closed) and keeps nothing back; each `data` chunk is a fresh Buffer.
+// full, -1 once closed) and keeps nothing back; each `data` chunk is fresh (ours to keep).
 
 /** A TCP socket of Bun.listen; `data` is what the handlers attach to it. */
 export interface BunTcpSocket<T> {
@@ -22,6 +22,8 @@ export interface BunTcpSocket<T> {
 
 /** The handlers a Bun listener calls for every socket. */
 export interface BunSocketHandlers<T> {
+  /** What `data` chunks are: "buffer" (a Node Buffer, the default) or a plain "uint8array". */
+  binaryType?: "buffer" | "uint8array";
   open(socket: BunTcpSocket<T>): void;
   data(socket: BunTcpSocket<T>, chunk: Uint8Array): void;
   drain(socket: BunTcpSocket<T>): void;
