@@ -6,10 +6,11 @@
 
 import { echoReads } from "./hot_path_fixtures.ts";
 
-const READS = 1000;
+// Enough per iteration that a connection's setup and the collections it triggers average out.
+const READS = 10_000;
 
 Deno.bench({
-  name: "echo 1,000 reads of 1 small frame (S1 shape)",
+  name: "echo 10,000 reads of 1 small frame (S1 shape)",
   group: "pipeline",
   baseline: true,
   async fn() {
@@ -18,9 +19,18 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: "echo 1,000 reads of 16 small frames (S2 shape)",
+  name: "echo 10,000 reads of 16 small frames (S2 shape)",
   group: "pipeline",
   async fn() {
     await echoReads(16, READS);
+  },
+});
+
+Deno.bench({
+  name: "echo 100 reads of 1 small frame on each of 100 connections at once (S1, 100 conns)",
+  group: "pipeline",
+  async fn() {
+    // Interleaved: every connection's objects are touched in turn, as under S1's load.
+    await Promise.all(Array.from({ length: 100 }, () => echoReads(1, READS / 100)));
   },
 });
