@@ -18,15 +18,18 @@ export function applyMask(data: Uint8Array, key: number, offset = 0): void {
   let k = rotate(key, offset);
   let i = 0;
   if (n >= WORD_THRESHOLD) {
-    // Bytes up to the first 4-byte-aligned address, then whole words, then the tail.
-    const misalign = (4 - (data.byteOffset & 3)) & 3;
-    for (; i < misalign; i++) data[i] ^= (k >>> (24 - (i << 3))) & 0xff;
+    // Bytes up to the first 8-byte-aligned address, then whole 64-bit words, then the tail.
+    // (BigUint64Array: V8 compiles a 64-bit XOR into the loop, twice the bytes per step of a
+    // Uint32Array, whose elements above 2^31 are not small integers and go through doubles.)
+    const misalign = (8 - (data.byteOffset & 7)) & 7;
+    for (; i < misalign; i++) data[i] ^= (k >>> (24 - ((i & 3) << 3))) & 0xff;
     k = rotate(k, misalign);
-    const words = (n - i) >>> 2;
-    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
-    const w = LITTLE_ENDIAN ? byteSwap(k) : k;
-    for (let j = 0; j < words; j++) view[j] ^= w;
-    i += words << 2;
+    const words = (n - i) >>> 3;
+    const view = new BigUint64Array(data.buffer, data.byteOffset + i, words);
+    const w = BigInt(LITTLE_ENDIAN ? byteSwap(k) : k);
+    const w64 = (w << 32n) | w;
+    for (let j = 0; j < words; j++) view[j] ^= w64;
+    i += words << 3;
   }
   for (let j = 0; i < n; i++, j++) data[i] ^= (k >>> (24 - ((j & 3) << 3))) & 0xff;
 }

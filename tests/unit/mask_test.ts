@@ -27,11 +27,12 @@ function placed(src: Uint8Array, byteOffset: number): { whole: Uint8Array; view:
 
 const KEYS = [0x12345678, 0xffffffff, 0x80000001, 0x000000ff, 0xa55a3cc3, 0];
 
-Deno.test("applyMask matches a naive byte loop for lengths 0..100, every byteOffset and offset", () => {
+Deno.test("applyMask matches a naive byte loop for lengths 0..100, byteOffsets 0..7 and every offset", () => {
   for (const key of KEYS) {
     for (let n = 0; n <= 100; n++) {
       const src = patterned(n);
-      for (let byteOffset = 0; byteOffset < 4; byteOffset++) {
+      // (0..7: the word loop works from 8-byte-aligned addresses.)
+      for (let byteOffset = 0; byteOffset < 8; byteOffset++) {
         for (let offset = 0; offset < 4; offset++) {
           const want = naiveMask(src, key, offset);
           const { whole, view } = placed(src, byteOffset);
@@ -47,10 +48,10 @@ Deno.test("applyMask matches a naive byte loop for lengths 0..100, every byteOff
   }
 });
 
-Deno.test("applyMask matches a naive byte loop for 1 MiB (+0..3), every byteOffset and offset", () => {
-  for (const extra of [0, 1, 2, 3]) {
+Deno.test("applyMask matches a naive byte loop for 1 MiB (+0..7), byteOffsets 0..7, every offset", () => {
+  for (const extra of [0, 1, 2, 3, 4, 5, 6, 7]) {
     const src = patterned(1024 * 1024 + extra);
-    for (let byteOffset = 0; byteOffset < 4; byteOffset++) {
+    for (let byteOffset = 0; byteOffset < 8; byteOffset++) {
       for (let offset = 0; offset < 4; offset++) {
         const key = KEYS[(byteOffset + offset + extra) % 5];
         const want = naiveMask(src, key, offset);
