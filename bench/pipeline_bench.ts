@@ -4,7 +4,10 @@
 // write queue). What is left when the kernel is taken away: the JavaScript cost per message.
 // Run: `deno bench bench/pipeline_bench.ts`.
 
+import { maskWith64BitWords } from "../src/protocol/mask.ts";
 import { echoReads } from "./hot_path_fixtures.ts";
+
+maskWith64BitWords(); // as wsecho on Deno runs it (src/runtime/deno/start.ts)
 
 // Enough per iteration that a connection's setup and the collections it triggers average out.
 const READS = 10_000;
