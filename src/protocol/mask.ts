@@ -6,7 +6,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // Whole words of 64 bits (BigUint64Array) or of 32 (Int32Array). V8 compiles a 64-bit BigInt
 // XOR into the loop: twice the bytes per step. JavaScriptCore (Bun) allocates a BigInt per
-// element instead: forty times slower. The runtime's folder says which engine it is; 32 bits
+// element instead: about fifty times slower. The runtime's folder says which engine it is; 32 bits
 // are right on both.
 let wide = false;
 
