@@ -24,7 +24,18 @@ SNAPSHOT_DIRS=()
 wsecho_command() {
   local -n cmd_ref="$1"
   local rev_arg="$2" label="$3" src="$ROOT/src"
-  if [ -n "$rev_arg" ]; then
+  if [ "$rev_arg" = no-streams ]; then
+    # The work tree's src/ with bench/codec_without_streams.ts as its codec: an experiment that
+    # measures what the decoder's and encoder's stream hops cost (never what wsecho runs).
+    local dir
+    dir=$(mktemp -d /tmp/wsecho-src-no-streams.XXXXXX)
+    SNAPSHOT_DIRS+=("$dir")
+    cp -r "$ROOT/src" "$dir/src"
+    sed 's#"\.\./src/protocol/#"../protocol/#; s#"\.\./src/connection/#"./#' \
+      "$BENCH_DIR/codec_without_streams.ts" >"$dir/src/connection/codec.ts"
+    src="$dir/src"
+    echo "$label: work tree src/ with its codec's streams taken out (bench/codec_without_streams.ts), in $src"
+  elif [ -n "$rev_arg" ]; then
     local rev dir
     rev=$(git -C "$ROOT" rev-parse --short "$rev_arg^{commit}") || {
       echo "bench: $rev_arg is not a commit" >&2

@@ -23,7 +23,8 @@
 #   PORT_BASE (9410: uses PORT_BASE..+4 and +10..+39), SERVER_CPU (1), LOAD_CPU (0),
 #   WSLOAD_DIR (../shared/tools/wsload from the repo root), DENO, WSECHO_ARGS (extra wsecho flags),
 #   WSECHO_REV (benchmark src/ of this commit instead of the work tree, which others may be editing),
-#   BASE_REV (also run wsecho of this commit, as wsecho-base, in the same rounds and in S5: before/after)
+#   BASE_REV (also run wsecho of this commit, as wsecho-base, in the same rounds and in S5: before/after;
+#     BASE_REV=no-streams: the work tree with bench/codec_without_streams.ts, an experiment)
 # quick run: ROUNDS=1 DURATION=3 deno task bench:load
 # the other CPU pair: deno task bench:load --server-cpu 0 --load-cpu 1
 set -euo pipefail
