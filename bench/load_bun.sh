@@ -8,7 +8,7 @@
 #     connections -> server RSS per connection, as in load.sh.
 # Prints one table at the end. Raw logs: bench/results/load-bun-<UTC time>/ (gitignored).
 #
-# usage: bash bench/load_bun.sh   (no flags: everything through the environment)
+# usage: bash bench/load_bun.sh [--help]   (no other flags: everything through the environment)
 # env: ROUNDS (3), DURATION (8), WARMUP (2), SCENARIOS (S1,S2,S3,S4,S5), REFS (bun,deno: the
 #   comparisons to make), S5_CONNS (10000), S5_HOLD (10), S5_ROUNDS (= ROUNDS), PORT_BASE (9450:
 #   uses PORT_BASE..+3 and +10..+39), SERVER_CPU (1), LOAD_CPU (0), WSLOAD_DIR, DENO,
@@ -16,6 +16,14 @@
 #   WSECHO_REV (default HEAD: both wsechos run from that commit's src/, not the work tree)
 # quick run: ROUNDS=1 DURATION=3 deno task bench:load:bun
 set -euo pipefail
+
+# No flags (everything through the environment): --help prints the header above; anything else is
+# refused rather than ignored, so that a mistyped flag does not start a 20-minute run.
+case "${1:-}" in
+  "") ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+  *) echo "load_bun.sh: no arguments are taken (settings are environment variables; see --help)" >&2; exit 2 ;;
+esac
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
