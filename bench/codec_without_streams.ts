@@ -5,8 +5,8 @@
 // two stream hops per message cost end to end. (Imports are written from bench/; lib.sh rewrites
 // them for the copy in src/connection/.)
 
-import type { FramePiece, OutFrame, ProtocolError } from "../src/protocol/frame.ts";
-import { type DecodedChunk, FrameParser } from "../src/protocol/frame_decoder.ts";
+import type { OutFrame } from "../src/protocol/frame.ts";
+import { decodeChunk, type DecodedChunk, FrameParser } from "../src/protocol/frame_decoder.ts";
 import { type EncodedBatch, encodeFrames } from "../src/protocol/frame_encoder.ts";
 import { outputPool } from "../src/connection/output_pool.ts";
 
@@ -26,14 +26,7 @@ export class Codec {
   /** The frames a chunk completes, and the protocol error that ended it, if one did. */
   decode(chunk: Uint8Array): Promise<ReadableStreamReadResult<DecodedChunk>> {
     if (this.#closed) return DONE;
-    const frames: FramePiece[] = [];
-    let error: ProtocolError | null = null;
-    try {
-      this.#parser.push(chunk, frames);
-    } catch (err) {
-      error = err as ProtocolError;
-    }
-    return Promise.resolve({ done: false, value: { frames, error } });
+    return Promise.resolve({ done: false, value: decodeChunk(this.#parser, chunk) });
   }
 
   /** A batch of frames encoded. */

@@ -18,8 +18,10 @@ LOAD_CPU="${LOAD_CPU:-0}"
 SNAPSHOT_DIRS=()
 
 # wsecho_command VAR REV LABEL — sets the array VAR to wsecho's command line ({PORT} for the
-# port), and WSECHO_SRC to the src/ it runs: the work tree's when REV is empty, else that
-# commit's src/ extracted to a temporary directory (a stable snapshot while the work tree is being edited; removed at exit).
+# port), and WSECHO_SRC to the src/ it runs: the work tree's when REV is empty; with REV
+# no-streams, a copy of it with bench/codec_without_streams.ts as its codec (an experiment); else
+# that commit's src/ extracted to a temporary directory (a stable snapshot while the work tree is
+# being edited; removed at exit).
 # WSECHO_ARGS adds flags (e.g. '--max-backpressure 4m').
 wsecho_command() {
   local -n cmd_ref="$1"

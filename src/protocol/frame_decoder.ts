@@ -233,6 +233,18 @@ export interface DecodedChunk {
   error: ProtocolError | null;
 }
 
+/** Feeds one chunk to `parser`: the frames it completes, and the protocol error it ended with. */
+export function decodeChunk(parser: FrameParser, chunk: Uint8Array): DecodedChunk {
+  const frames: FramePiece[] = [];
+  let error: ProtocolError | null = null;
+  try {
+    parser.push(chunk, frames);
+  } catch (err) {
+    error = err as ProtocolError;
+  }
+  return { frames, error };
+}
+
 /**
  * Web Streams shell around FrameParser: each chunk of bytes in gives exactly one DecodedChunk
  * out (batched, so that a read carrying many frames costs one stream hop, and never none, so
@@ -245,14 +257,7 @@ export class FrameDecoder extends TransformStream<Uint8Array, DecodedChunk> {
     super(
       {
         transform(chunk, controller) {
-          const frames: FramePiece[] = [];
-          let error: ProtocolError | null = null;
-          try {
-            parser.push(chunk, frames);
-          } catch (err) {
-            error = err as ProtocolError;
-          }
-          controller.enqueue({ frames, error });
+          controller.enqueue(decodeChunk(parser, chunk));
         },
       },
       CODEC_WRITABLE_STRATEGY,

@@ -4,8 +4,8 @@
 // tests do not depend on how a Frame is spelled.)
 
 import assert from "node:assert/strict";
-import { FrameParser } from "../../src/protocol/frame_decoder.ts";
-import type { FramePiece, ProtocolError } from "../../src/protocol/frame.ts";
+import { decodeChunk, FrameParser } from "../../src/protocol/frame_decoder.ts";
+import type { FramePiece } from "../../src/protocol/frame.ts";
 import { type Message, Session } from "../../src/protocol/session.ts";
 import { clientFrame } from "../support/raw_client.ts";
 import { concat } from "../support/bytes.ts";
@@ -200,13 +200,7 @@ Deno.test("session+decoder: directReadTarget never extends past its buffer", () 
 
 /** Decodes `bytes` into `session` and returns the close code it then sends, if any. */
 function closeCodeAfter(session: Session, parser: FrameParser, bytes: Uint8Array): number | null {
-  const frames: FramePiece[] = [];
-  let error: ProtocolError | null = null;
-  try {
-    parser.push(bytes, frames);
-  } catch (err) {
-    error = err as ProtocolError;
-  }
+  const { frames, error } = decodeChunk(parser, bytes);
   session.receive(frames);
   if (error !== null) session.fail(error, { brokenInput: true });
   while (session.next() !== null);
